@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package CISRES needs to build, run and test.
+# Idempotent; run as root (or through sudo). Adds bookworm-backports for
+# pkcs11-provider when the APT sources lack it.
+set -euo pipefail
+
+if [ "$(id -u)" -ne 0 ]; then
+	exec sudo -E "$0" "$@"
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+
+need_backports=1
+if grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+	need_backports=0
+fi
+if [ "$need_backports" -eq 1 ]; then
+	cat >/etc/apt/sources.list.d/bookworm-backports.sources <<'SRC'
+Types: deb
+URIs: http://deb.debian.org/debian
+Suites: bookworm-backports
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SRC
+fi
+
+# Build and runtime libraries.
+BUILD_PKGS="build-essential cmake pkg-config clang clang-format
+	libssl-dev libcurl4-openssl-dev libcjson-dev libmicrohttpd-dev
+	libsqlite3-dev libpq-dev libp11-kit-dev libcmocka-dev libqrencode-dev"
+# The HSM and the PKCS#11 tooling.
+HSM_PKGS="softhsm2 opensc p11-kit p11-kit-modules gnutls-bin libnss3-tools"
+# Test peers: independent verifiers and real client applications.
+TEST_PKGS="openssl curl oathtool sqlite3 valgrind python3 procps psmisc
+	poppler-utils default-jdk-headless osslsigncode libengine-pkcs11-openssl"
+
+stamp=/var/lib/apt/periodic/cisres-update-stamp
+if [ "$need_backports" -eq 1 ] || [ ! -f "$stamp" ] ||
+	[ -n "$(find "$stamp" -mmin +720 2>/dev/null)" ]; then
+	apt-get update -qq
+	mkdir -p "$(dirname "$stamp")" && touch "$stamp"
+fi
+
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $BUILD_PKGS $HSM_PKGS $TEST_PKGS
+apt-get install -y -qq --no-install-recommends -t bookworm-backports pkcs11-provider

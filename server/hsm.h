@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The only code that talks PKCS#11 to the HSM (SoftHSMv2 by default, any
+ * vendor module by path). Keys are addressed by their CKA_ID. */
+#ifndef CISRES_HSM_H
+#define CISRES_HSM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/evp.h>
+
+#include "oid.h"
+
+typedef struct hsm hsm;
+
+typedef struct {
+	const char *module_path; /* e.g. /usr/lib/softhsm/libsofthsm2.so */
+	const char *token_label; /* token to use */
+	const char *pin;         /* CKU_USER PIN */
+	size_t pin_len;
+	unsigned pool_size; /* sessions kept open; 0 = number of CPUs * 2 */
+} hsm_config;
+
+typedef struct {
+	key_kind kind;
+	unsigned bits; /* RSA modulus bits */
+	int curve_nid; /* EC: NID_X9_62_prime256v1, NID_secp384r1, NID_secp521r1 */
+} hsm_key_spec;
+
+typedef enum { HSM_MECH_RSA_PKCS = 1, HSM_MECH_RSA_PSS, HSM_MECH_ECDSA } hsm_mech;
+
+#define HSM_OK 0
+#define HSM_ERR -1         /* generic failure (logged) */
+#define HSM_ERR_NOKEY -2   /* no key with that CKA_ID */
+#define HSM_ERR_INPUT -3   /* input rejected by the HSM (size, params) */
+#define HSM_ERR_BUFFER -4  /* signature buffer too small */
+
+/* Create and initialize a token on the first free slot of a SoftHSM-like
+ * module (C_InitToken + C_InitPIN). Used by the embedded default only; the
+ * caller has set SOFTHSM2_CONF. */
+int hsm_create_token(const char *module_path, const char *label, const char *so_pin,
+		     const char *user_pin);
+
+/* Load the module, C_Initialize (OS locking), find the token by label, open
+ * the session pool and log in. */
+int hsm_open(const hsm_config *cfg, hsm **out);
+/* Logout, close sessions, C_Finalize, unload. NULL allowed. */
+void hsm_close(hsm *h);
+
+/* Generate a key pair in the HSM: private key CKA_TOKEN, CKA_PRIVATE,
+ * CKA_SENSITIVE, !CKA_EXTRACTABLE, CKA_SIGN only (no DECRYPT/UNWRAP/DERIVE);
+ * public key CKA_VERIFY. Both objects get CKA_ID = id and CKA_LABEL = label.
+ * *pub receives the public key as an OpenSSL key (caller frees). */
+int hsm_generate_keypair(hsm *h, const hsm_key_spec *spec, const uint8_t *id, size_t idlen,
+			 const char *label, EVP_PKEY **pub);
+/* Read the public key of a pair. */
+int hsm_get_public(hsm *h, const uint8_t *id, size_t idlen, EVP_PKEY **pub);
+/* Destroy both objects of a pair. HSM_ERR_NOKEY when absent. */
+int hsm_destroy_keypair(hsm *h, const uint8_t *id, size_t idlen);
+
+/* Sign with the private key whose CKA_ID is id.
+ * RSA_PKCS: in = DER DigestInfo. RSA_PSS: in = raw digest, pss required.
+ * ECDSA: in = raw digest; the result is DER Ecdsa-Sig-Value (re-encoded).
+ * sig has cap bytes; *siglen receives the length. Thread-safe (pool). */
+typedef struct {
+	hash_alg hash;
+	hash_alg mgf_hash;
+	unsigned long salt_len;
+} hsm_pss;
+int hsm_sign(hsm *h, const uint8_t *id, size_t idlen, hsm_mech mech, const hsm_pss *pss,
+	     const uint8_t *in, size_t inlen, uint8_t *sig, size_t cap, size_t *siglen);
+
+/* An OpenSSL key whose private operation is done by the HSM (for the CA and
+ * TSA: X509_sign, TS responses). RSA keys sign PKCS#1 v1.5; EC keys ECDSA.
+ * The hsm must outlive the key. Caller frees with EVP_PKEY_free. */
+EVP_PKEY *hsm_pkey_new(hsm *h, const uint8_t *id, size_t idlen);
+
+#endif

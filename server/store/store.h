@@ -1,0 +1,177 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The persistent store, behind one interface. Backends: SQLite (embedded
+ * default, "sqlite:/path/to/db"); PostgreSQL can be added as a second
+ * implementation of store_ops without touching callers.
+ *
+ * All functions return STORE_OK (0) or a negative STORE_E* code. A store
+ * handle is safe to use from several threads (the backend serializes or
+ * uses one connection per thread). */
+#ifndef CISRES_STORE_H
+#define CISRES_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define STORE_OK 0
+#define STORE_ERR -1       /* backend failure (logged) */
+#define STORE_NOTFOUND -2  /* no such row */
+#define STORE_EXISTS -3    /* unique constraint */
+#define STORE_CONFLICT -4  /* conditional update did not apply */
+
+typedef struct store store;
+
+int store_open(const char *uri, store **out);
+void store_close(store *s);
+
+/* ---- users (signers) ---- */
+#define STORE_NAME_MAX 64
+#define STORE_TEXT_MAX 256
+#define STORE_HASH_MAX 256 /* encoded KDF string */
+#define STORE_OTPKEY_MAX 64
+
+typedef struct {
+	int64_t id;
+	char name[STORE_NAME_MAX];       /* login name, unique */
+	char display[STORE_TEXT_MAX];    /* certificate CN */
+	char email[STORE_TEXT_MAX];      /* may be empty */
+	char pw_hash[STORE_HASH_MAX];    /* kdf_hash() output */
+	uint8_t otp_key[STORE_OTPKEY_MAX]; /* TOTP seed (raw); otp_key_len 0 = none */
+	size_t otp_key_len;
+	bool login_otp;                  /* auth/login needs password + OTP */
+	int64_t otp_last_step;           /* highest TOTP step accepted (replay) */
+	int pw_failures;                 /* consecutive failures */
+	bool locked;
+	int64_t created;                 /* unix time */
+} store_user;
+
+int store_user_add(store *s, store_user *u); /* sets u->id; STORE_EXISTS */
+int store_user_get(store *s, const char *name, store_user *out);
+int store_user_get_id(store *s, int64_t id, store_user *out);
+int store_user_list(store *s, store_user **out, size_t *n); /* free() the array */
+int store_user_del(store *s, int64_t id);
+int store_user_set_password(store *s, int64_t id, const char *pw_hash);
+/* Record a password failure: failures += 1, locked when it reaches
+ * threshold. Returns the new failure count in *failures and lock state. */
+int store_user_fail(store *s, int64_t id, int threshold, int *failures, bool *locked);
+int store_user_reset_failures(store *s, int64_t id);
+int store_user_set_locked(store *s, int64_t id, bool locked); /* unlock also resets */
+/* Accept TOTP step 'step' only if it is greater than otp_last_step (atomic
+ * compare-and-set). STORE_CONFLICT when already used. */
+int store_user_use_otp_step(store *s, int64_t id, int64_t step);
+
+/* ---- credentials ---- */
+#define STORE_CRED_ID_MAX 64
+
+typedef struct {
+	char id[STORE_CRED_ID_MAX]; /* credentialID (hex of key_id) */
+	int64_t user_id;
+	uint8_t key_id[32]; /* CKA_ID in the HSM */
+	size_t key_id_len;
+	int key_kind;  /* key_kind from oid.h */
+	int key_bits;  /* RSA modulus bits, EC field bits */
+	int curve_nid; /* EC only */
+	uint8_t *cert_der; /* end-entity certificate (malloc'd by getters) */
+	size_t cert_len;
+	int scal;            /* 1 or 2 */
+	bool auth_otp;       /* "PIN AND OTP" when true, else "PIN" */
+	int multisign;       /* >= 1 */
+	char pin_hash[STORE_HASH_MAX];
+	int pin_failures;
+	bool pin_locked;
+	bool enabled;
+	char description[STORE_TEXT_MAX];
+	int64_t created;
+} store_credential;
+
+void store_credential_clear(store_credential *c); /* frees cert_der */
+int store_cred_add(store *s, const store_credential *c);
+int store_cred_get(store *s, const char *id, store_credential *out);
+/* All credentials of a user (user_id > 0) or of everyone (user_id == 0). */
+int store_cred_list(store *s, int64_t user_id, store_credential **out, size_t *n);
+void store_cred_list_free(store_credential *arr, size_t n);
+int store_cred_del(store *s, const char *id);
+int store_cred_set_enabled(store *s, const char *id, bool enabled);
+int store_cred_set_pin(store *s, const char *id, const char *pin_hash);
+int store_cred_pin_fail(store *s, const char *id, int threshold, int *failures, bool *locked);
+int store_cred_pin_reset(store *s, const char *id);
+int store_cred_set_locked(store *s, const char *id, bool locked); /* unlock also resets */
+
+/* ---- access / refresh tokens (stored as SHA-256 of the token) ---- */
+typedef enum { STORE_TOKEN_ACCESS = 1, STORE_TOKEN_REFRESH = 2 } store_token_kind;
+
+typedef struct {
+	uint8_t hash[32];
+	store_token_kind kind;
+	int64_t user_id;
+	uint8_t parent[32]; /* refresh token that minted this access token; zero if none */
+	bool has_parent;
+	int64_t expires;    /* unix time */
+	bool revoked;
+} store_token;
+
+int store_token_put(store *s, const store_token *t);
+int store_token_get(store *s, const uint8_t hash[32], store_token *out);
+/* Revoke a token; revoking a refresh token also revokes every access token
+ * whose parent it is. */
+int store_token_revoke(store *s, const uint8_t hash[32]);
+int store_token_purge_expired(store *s, int64_t now);
+
+/* ---- SADs (stored as SHA-256 of the SAD) ---- */
+#define STORE_SAD_MAX_HASHES 1024
+
+typedef struct {
+	uint8_t hash[32];
+	int64_t user_id;
+	char cred_id[STORE_CRED_ID_MAX];
+	int hash_alg;       /* hash_alg of the bound hashes; HASH_NONE for SCAL1 */
+	uint8_t *hashes;    /* n_hashes * hash_len bytes, bound hashes (SCAL2) */
+	size_t n_hashes;
+	size_t hash_len;
+	int remaining;      /* signatures still allowed */
+	int64_t expires;
+} store_sad;
+
+void store_sad_clear(store_sad *sad);
+int store_sad_put(store *s, const store_sad *sad);
+int store_sad_get(store *s, const uint8_t hash[32], store_sad *out);
+/* Atomically spend n uses of a SAD: succeeds only when the SAD exists, has
+ * not expired at 'now', and remaining >= n; then remaining -= n (and the row
+ * is removed when it reaches 0). For SCAL2 the spent hashes are removed from
+ * the bound set (each authorized hash is signed at most once): every hash in
+ * 'hashes' (n * hash_len bytes) must be in the bound set, else
+ * STORE_CONFLICT and nothing changes. Returns STORE_NOTFOUND for an unknown
+ * or expired SAD, STORE_CONFLICT when the count or hashes do not allow it. */
+int store_sad_consume(store *s, const uint8_t hash[32], int64_t now, int n, const uint8_t *hashes,
+		      size_t hash_len, store_sad *out);
+int store_sad_delete(store *s, const uint8_t hash[32]);
+
+/* ---- audit log ---- */
+typedef struct {
+	int64_t seq;
+	int64_t time_us; /* UTC, microseconds since the epoch */
+	char actor[STORE_TEXT_MAX];
+	char action[STORE_NAME_MAX];
+	char object[STORE_TEXT_MAX];
+	char outcome[32];
+	char *detail; /* malloc'd; may be NULL */
+	uint8_t prev[32];
+	uint8_t hash[32];
+} store_audit;
+
+/* Append under the store's write lock: calls chain(rec, prev_hash, ctx) to
+ * fill rec->hash after the store has set rec->seq and rec->prev from the
+ * current head; commits durably before returning. */
+typedef void (*store_audit_chain_fn)(store_audit *rec, void *ctx);
+int store_audit_append(store *s, store_audit *rec, store_audit_chain_fn chain, void *ctx);
+/* Iterate in seq order from 'from_seq'; cb returns non-zero to stop. */
+typedef int (*store_audit_cb)(const store_audit *rec, void *ctx);
+int store_audit_iter(store *s, int64_t from_seq, store_audit_cb cb, void *ctx);
+/* The head kept beside the log (seq and hash of the last record). */
+int store_audit_head(store *s, int64_t *seq, uint8_t hash[32]);
+
+/* ---- key/value settings ---- */
+int store_meta_get(store *s, const char *key, char *out, size_t cap);
+int store_meta_set(store *s, const char *key, const char *value);
+
+#endif
