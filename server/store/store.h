@@ -93,6 +93,8 @@ void store_cred_list_free(store_credential *arr, size_t n);
 int store_cred_del(store *s, const char *id);
 int store_cred_set_enabled(store *s, const char *id, bool enabled);
 int store_cred_set_pin(store *s, const char *id, const char *pin_hash);
+/* Set (or, with len 0, clear) the end-entity certificate. */
+int store_cred_set_cert(store *s, const char *id, const uint8_t *der, size_t len);
 int store_cred_pin_fail(store *s, const char *id, int threshold, int *failures, bool *locked);
 int store_cred_pin_reset(store *s, const char *id);
 int store_cred_set_locked(store *s, const char *id, bool locked); /* unlock also resets */
@@ -141,10 +143,15 @@ int store_sad_get(store *s, const uint8_t hash[32], store_sad *out);
  * the bound set (each authorized hash is signed at most once): every hash in
  * 'hashes' (n * hash_len bytes) must be in the bound set, else
  * STORE_CONFLICT and nothing changes. Returns STORE_NOTFOUND for an unknown
- * or expired SAD, STORE_CONFLICT when the count or hashes do not allow it. */
+ * or expired SAD, STORE_CONFLICT when the count or hashes do not allow it.
+ * *out (may be NULL) receives the SAD as it is after the spend. */
 int store_sad_consume(store *s, const uint8_t hash[32], int64_t now, int n, const uint8_t *hashes,
 		      size_t hash_len, store_sad *out);
 int store_sad_delete(store *s, const uint8_t hash[32]);
+/* Atomically remove a SAD that is live at 'now' and return it as it was
+ * (for extendTransaction: the old SAD is spent entirely). STORE_NOTFOUND
+ * for an unknown or expired SAD. */
+int store_sad_take(store *s, const uint8_t hash[32], int64_t now, store_sad *out);
 
 /* ---- audit log ---- */
 typedef struct {

@@ -1,0 +1,299 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Store dispatcher: picks the backend by URI scheme and forwards every
+ * call through its store_ops. */
+#include "store.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "secmem.h"
+#include "store_backend.h"
+
+static const store_ops *const store_backends[] = {
+    &store_sqlite_ops,
+};
+
+int store_open(const char *uri, store **out)
+{
+	size_t i;
+
+	if (uri == NULL || out == NULL)
+		return STORE_ERR;
+	*out = NULL;
+	for (i = 0; i < sizeof(store_backends) / sizeof(store_backends[0]); i++) {
+		const store_ops *ops = store_backends[i];
+		size_t sl = strlen(ops->scheme);
+		store *s;
+		int rc;
+
+		if (strncmp(uri, ops->scheme, sl) != 0 || uri[sl] != ':')
+			continue;
+		s = calloc(1, sizeof(*s));
+		if (s == NULL)
+			return STORE_ERR;
+		s->ops = ops;
+		rc = ops->open(uri + sl + 1, &s->be);
+		if (rc != STORE_OK) {
+			free(s);
+			return rc;
+		}
+		*out = s;
+		return STORE_OK;
+	}
+	log_err("store: unsupported store URI scheme (want sqlite:<path>)");
+	return STORE_ERR;
+}
+
+void store_close(store *s)
+{
+	if (s == NULL)
+		return;
+	s->ops->close(s->be);
+	free(s);
+}
+
+/* Every forwarder checks the handle and the out pointers it dereferences. */
+#define STORE_CHECK(cond)                                                                          \
+	do {                                                                                       \
+		if (s == NULL || !(cond))                                                          \
+			return STORE_ERR;                                                          \
+	} while (0)
+
+/* ---- users ---- */
+int store_user_add(store *s, store_user *u)
+{
+	STORE_CHECK(u != NULL);
+	return s->ops->user_add(s->be, u);
+}
+
+int store_user_get(store *s, const char *name, store_user *out)
+{
+	STORE_CHECK(name != NULL && out != NULL);
+	return s->ops->user_get(s->be, name, out);
+}
+
+int store_user_get_id(store *s, int64_t id, store_user *out)
+{
+	STORE_CHECK(out != NULL);
+	return s->ops->user_get_id(s->be, id, out);
+}
+
+int store_user_list(store *s, store_user **out, size_t *n)
+{
+	STORE_CHECK(out != NULL && n != NULL);
+	return s->ops->user_list(s->be, out, n);
+}
+
+int store_user_del(store *s, int64_t id)
+{
+	STORE_CHECK(true);
+	return s->ops->user_del(s->be, id);
+}
+
+int store_user_set_password(store *s, int64_t id, const char *pw_hash)
+{
+	STORE_CHECK(pw_hash != NULL);
+	return s->ops->user_set_password(s->be, id, pw_hash);
+}
+
+int store_user_fail(store *s, int64_t id, int threshold, int *failures, bool *locked)
+{
+	STORE_CHECK(true);
+	return s->ops->user_fail(s->be, id, threshold, failures, locked);
+}
+
+int store_user_reset_failures(store *s, int64_t id)
+{
+	STORE_CHECK(true);
+	return s->ops->user_reset_failures(s->be, id);
+}
+
+int store_user_set_locked(store *s, int64_t id, bool locked)
+{
+	STORE_CHECK(true);
+	return s->ops->user_set_locked(s->be, id, locked);
+}
+
+int store_user_use_otp_step(store *s, int64_t id, int64_t step)
+{
+	STORE_CHECK(true);
+	return s->ops->user_use_otp_step(s->be, id, step);
+}
+
+/* ---- credentials ---- */
+void store_credential_clear(store_credential *c)
+{
+	if (c == NULL)
+		return;
+	free(c->cert_der);
+	sec_zero(c, sizeof(*c));
+}
+
+int store_cred_add(store *s, const store_credential *c)
+{
+	STORE_CHECK(c != NULL);
+	return s->ops->cred_add(s->be, c);
+}
+
+int store_cred_get(store *s, const char *id, store_credential *out)
+{
+	STORE_CHECK(id != NULL && out != NULL);
+	return s->ops->cred_get(s->be, id, out);
+}
+
+int store_cred_list(store *s, int64_t user_id, store_credential **out, size_t *n)
+{
+	STORE_CHECK(out != NULL && n != NULL);
+	return s->ops->cred_list(s->be, user_id, out, n);
+}
+
+void store_cred_list_free(store_credential *arr, size_t n)
+{
+	size_t i;
+
+	if (arr == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		store_credential_clear(&arr[i]);
+	free(arr);
+}
+
+int store_cred_del(store *s, const char *id)
+{
+	STORE_CHECK(id != NULL);
+	return s->ops->cred_del(s->be, id);
+}
+
+int store_cred_set_enabled(store *s, const char *id, bool enabled)
+{
+	STORE_CHECK(id != NULL);
+	return s->ops->cred_set_enabled(s->be, id, enabled);
+}
+
+int store_cred_set_pin(store *s, const char *id, const char *pin_hash)
+{
+	STORE_CHECK(id != NULL && pin_hash != NULL);
+	return s->ops->cred_set_pin(s->be, id, pin_hash);
+}
+
+int store_cred_set_cert(store *s, const char *id, const uint8_t *der, size_t len)
+{
+	STORE_CHECK(id != NULL && (der != NULL || len == 0));
+	return s->ops->cred_set_cert(s->be, id, der, len);
+}
+
+int store_cred_pin_fail(store *s, const char *id, int threshold, int *failures, bool *locked)
+{
+	STORE_CHECK(id != NULL);
+	return s->ops->cred_pin_fail(s->be, id, threshold, failures, locked);
+}
+
+int store_cred_pin_reset(store *s, const char *id)
+{
+	STORE_CHECK(id != NULL);
+	return s->ops->cred_pin_reset(s->be, id);
+}
+
+int store_cred_set_locked(store *s, const char *id, bool locked)
+{
+	STORE_CHECK(id != NULL);
+	return s->ops->cred_set_locked(s->be, id, locked);
+}
+
+/* ---- tokens ---- */
+int store_token_put(store *s, const store_token *t)
+{
+	STORE_CHECK(t != NULL);
+	return s->ops->token_put(s->be, t);
+}
+
+int store_token_get(store *s, const uint8_t hash[32], store_token *out)
+{
+	STORE_CHECK(hash != NULL && out != NULL);
+	return s->ops->token_get(s->be, hash, out);
+}
+
+int store_token_revoke(store *s, const uint8_t hash[32])
+{
+	STORE_CHECK(hash != NULL);
+	return s->ops->token_revoke(s->be, hash);
+}
+
+int store_token_purge_expired(store *s, int64_t now)
+{
+	STORE_CHECK(true);
+	return s->ops->token_purge_expired(s->be, now);
+}
+
+/* ---- SADs ---- */
+void store_sad_clear(store_sad *sad)
+{
+	if (sad == NULL)
+		return;
+	free(sad->hashes);
+	sec_zero(sad, sizeof(*sad));
+}
+
+int store_sad_put(store *s, const store_sad *sad)
+{
+	STORE_CHECK(sad != NULL);
+	return s->ops->sad_put(s->be, sad);
+}
+
+int store_sad_get(store *s, const uint8_t hash[32], store_sad *out)
+{
+	STORE_CHECK(hash != NULL && out != NULL);
+	return s->ops->sad_get(s->be, hash, out);
+}
+
+int store_sad_consume(store *s, const uint8_t hash[32], int64_t now, int n, const uint8_t *hashes,
+		      size_t hash_len, store_sad *out)
+{
+	STORE_CHECK(hash != NULL);
+	return s->ops->sad_consume(s->be, hash, now, n, hashes, hash_len, out);
+}
+
+int store_sad_delete(store *s, const uint8_t hash[32])
+{
+	STORE_CHECK(hash != NULL);
+	return s->ops->sad_delete(s->be, hash);
+}
+
+int store_sad_take(store *s, const uint8_t hash[32], int64_t now, store_sad *out)
+{
+	STORE_CHECK(hash != NULL && out != NULL);
+	return s->ops->sad_take(s->be, hash, now, out);
+}
+
+/* ---- audit ---- */
+int store_audit_append(store *s, store_audit *rec, store_audit_chain_fn chain, void *ctx)
+{
+	STORE_CHECK(rec != NULL && chain != NULL);
+	return s->ops->audit_append(s->be, rec, chain, ctx);
+}
+
+int store_audit_iter(store *s, int64_t from_seq, store_audit_cb cb, void *ctx)
+{
+	STORE_CHECK(cb != NULL);
+	return s->ops->audit_iter(s->be, from_seq, cb, ctx);
+}
+
+int store_audit_head(store *s, int64_t *seq, uint8_t hash[32])
+{
+	STORE_CHECK(seq != NULL && hash != NULL);
+	return s->ops->audit_head(s->be, seq, hash);
+}
+
+/* ---- meta ---- */
+int store_meta_get(store *s, const char *key, char *out, size_t cap)
+{
+	STORE_CHECK(key != NULL && out != NULL && cap > 0);
+	return s->ops->meta_get(s->be, key, out, cap);
+}
+
+int store_meta_set(store *s, const char *key, const char *value)
+{
+	STORE_CHECK(key != NULL && value != NULL);
+	return s->ops->meta_set(s->be, key, value);
+}

@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Private interface between the store dispatcher (store.c) and its
+ * backends. A backend implements every operation of store.h on its own
+ * state; store.c picks the backend from the URI scheme. To add a backend
+ * (PostgreSQL), fill a store_ops and list it in store.c. */
+#ifndef CISRES_STORE_BACKEND_H
+#define CISRES_STORE_BACKEND_H
+
+#include "store.h"
+
+typedef struct store_ops {
+	const char *scheme; /* "sqlite" -> URIs "sqlite:<rest>" */
+	int (*open)(const char *rest, void **be);
+	void (*close)(void *be);
+
+	int (*user_add)(void *be, store_user *u);
+	int (*user_get)(void *be, const char *name, store_user *out);
+	int (*user_get_id)(void *be, int64_t id, store_user *out);
+	int (*user_list)(void *be, store_user **out, size_t *n);
+	int (*user_del)(void *be, int64_t id);
+	int (*user_set_password)(void *be, int64_t id, const char *pw_hash);
+	int (*user_fail)(void *be, int64_t id, int threshold, int *failures, bool *locked);
+	int (*user_reset_failures)(void *be, int64_t id);
+	int (*user_set_locked)(void *be, int64_t id, bool locked);
+	int (*user_use_otp_step)(void *be, int64_t id, int64_t step);
+
+	int (*cred_add)(void *be, const store_credential *c);
+	int (*cred_get)(void *be, const char *id, store_credential *out);
+	int (*cred_list)(void *be, int64_t user_id, store_credential **out, size_t *n);
+	int (*cred_del)(void *be, const char *id);
+	int (*cred_set_enabled)(void *be, const char *id, bool enabled);
+	int (*cred_set_pin)(void *be, const char *id, const char *pin_hash);
+	int (*cred_set_cert)(void *be, const char *id, const uint8_t *der, size_t len);
+	int (*cred_pin_fail)(void *be, const char *id, int threshold, int *failures, bool *locked);
+	int (*cred_pin_reset)(void *be, const char *id);
+	int (*cred_set_locked)(void *be, const char *id, bool locked);
+
+	int (*token_put)(void *be, const store_token *t);
+	int (*token_get)(void *be, const uint8_t hash[32], store_token *out);
+	int (*token_revoke)(void *be, const uint8_t hash[32]);
+	int (*token_purge_expired)(void *be, int64_t now);
+
+	int (*sad_put)(void *be, const store_sad *sad);
+	int (*sad_get)(void *be, const uint8_t hash[32], store_sad *out);
+	int (*sad_consume)(void *be, const uint8_t hash[32], int64_t now, int n,
+			   const uint8_t *hashes, size_t hash_len, store_sad *out);
+	int (*sad_delete)(void *be, const uint8_t hash[32]);
+	int (*sad_take)(void *be, const uint8_t hash[32], int64_t now, store_sad *out);
+
+	int (*audit_append)(void *be, store_audit *rec, store_audit_chain_fn chain, void *ctx);
+	int (*audit_iter)(void *be, int64_t from_seq, store_audit_cb cb, void *ctx);
+	int (*audit_head)(void *be, int64_t *seq, uint8_t hash[32]);
+
+	int (*meta_get)(void *be, const char *key, char *out, size_t cap);
+	int (*meta_set)(void *be, const char *key, const char *value);
+} store_ops;
+
+struct store {
+	const store_ops *ops;
+	void *be;
+};
+
+extern const store_ops store_sqlite_ops;
+
+#endif
