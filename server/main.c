@@ -1,0 +1,192 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* cisresd: the CISRES signing service (CSC API v2 over HTTPS). */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "context.h"
+#include "http.h"
+#include "log.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: cisresd --state-dir DIR [--listen HOST:PORT] [--config FILE] "
+		"[--foreground]\n"
+		"       cisresd --config FILE [--listen HOST:PORT] [--foreground]\n"
+		"\n"
+		"  --state-dir DIR     embedded default: HSM token, store, CA and TLS files in\n"
+		"                      DIR, created on first start\n"
+		"  --config FILE       INI configuration (see cisresd(8)); overlays the defaults\n"
+		"  --listen HOST:PORT  address to serve on (default 127.0.0.1:8443)\n"
+		"  --foreground        stay attached to the terminal (for systemd and tests)\n"
+		"  --version           print the version\n");
+}
+
+/* Daemon mode: the parent waits for the child to be ready (or to fail) and
+ * exits with its status; the child goes on in a new session. */
+static int main_daemonize(int *notify_fd)
+{
+	int pfd[2];
+	pid_t pid;
+	char st = 1;
+
+	if (pipe(pfd) != 0)
+		return -1;
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid > 0) {
+		close(pfd[1]);
+		while (read(pfd[0], &st, 1) < 0 && errno == EINTR)
+			;
+		_exit(st == 0 ? 0 : 1);
+	}
+	close(pfd[0]);
+	if (setsid() < 0)
+		return -1;
+	*notify_fd = pfd[1];
+	return 0;
+}
+
+static void main_notify(int *fd, char st)
+{
+	int devnull;
+
+	if (*fd < 0)
+		return;
+	while (write(*fd, &st, 1) < 0 && errno == EINTR)
+		;
+	close(*fd);
+	*fd = -1;
+	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (devnull >= 0) {
+		dup2(devnull, STDIN_FILENO);
+		close(devnull);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {{"state-dir", required_argument, NULL, 's'},
+						 {"listen", required_argument, NULL, 'l'},
+						 {"config", required_argument, NULL, 'c'},
+						 {"foreground", no_argument, NULL, 'f'},
+						 {"help", no_argument, NULL, 'h'},
+						 {"version", no_argument, NULL, 'V'},
+						 {NULL, 0, NULL, 0}};
+	const char *state_dir = NULL, *listen = NULL, *config = NULL;
+	const char *dbg = getenv("CISRES_DEBUG");
+	bool foreground = false;
+	server_config cfg;
+	context ctx;
+	http_server *srv = NULL;
+	sigset_t sigs;
+	int opt, sig = 0, notify_fd = -1;
+	char err[512];
+
+	while ((opt = getopt_long(argc, argv, "s:l:c:fhV", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 's':
+			state_dir = optarg;
+			break;
+		case 'l':
+			listen = optarg;
+			break;
+		case 'c':
+			config = optarg;
+			break;
+		case 'f':
+			foreground = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("cisresd %s\n", CISRES_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc || (state_dir == NULL && config == NULL)) {
+		usage(stderr);
+		return 2;
+	}
+	log_init("cisresd", dbg != NULL && dbg[0] != '\0' ? LOG_LVL_DEBUG : LOG_LVL_INFO, dbg);
+	umask(077);
+
+	config_defaults(&cfg, state_dir);
+	if (config != NULL && config_load(&cfg, config, err, sizeof(err)) != 0) {
+		log_err("configuration: %s", err);
+		return 2;
+	}
+	if (listen != NULL) {
+		if (strlen(listen) >= sizeof(cfg.listen) || listen[0] == '\0') {
+			log_err("--listen: bad address");
+			return 2;
+		}
+		memcpy(cfg.listen, listen, strlen(listen) + 1);
+	}
+	if (cfg.store_uri[0] == '\0' || cfg.ca_dir[0] == '\0' || cfg.tls_cert[0] == '\0') {
+		log_err("without --state-dir the configuration must set [store] uri, [ca] dir and "
+			"[server] tls_cert / tls_key");
+		return 2;
+	}
+
+	if (!foreground && main_daemonize(&notify_fd) != 0) {
+		log_err("cannot detach: %s", strerror(errno));
+		return 1;
+	}
+	/* Signals are taken synchronously by this thread; every thread started
+	 * from here on inherits the mask. */
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+
+	if (cfg.state_dir[0] != '\0' && ctx_bootstrap(&cfg) != 0) {
+		log_err("cannot set up the state directory %s", cfg.state_dir);
+		main_notify(&notify_fd, 1);
+		return 1;
+	}
+	if (ctx_open(&ctx, &cfg) != 0) {
+		log_err("cannot open the service");
+		main_notify(&notify_fd, 1);
+		return 1;
+	}
+	if (http_start(&ctx, &srv) != 0) {
+		ctx_close(&ctx);
+		main_notify(&notify_fd, 1);
+		return 1;
+	}
+	printf("cisresd: serving %s/csc/v2/\n", http_base_url(srv));
+	printf("cisresd: CA certificate: %s\n", ca_chain_path(ctx.ca));
+	fflush(stdout);
+	main_notify(&notify_fd, 0);
+
+	for (;;) {
+		if (sigwait(&sigs, &sig) != 0)
+			continue;
+		if (sig == SIGHUP) {
+			log_info(
+			    "SIGHUP ignored (restart the service to reload its configuration)");
+			continue;
+		}
+		break;
+	}
+	log_info("signal %d: stopping", sig);
+	http_stop(srv);
+	ctx_close(&ctx);
+	log_info("stopped");
+	return 0;
+}
