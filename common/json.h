@@ -29,7 +29,9 @@ json_rc json_get_object(const cJSON *obj, const char *name, const cJSON **out);
 
 /* Serialize unformatted; malloc'd string or NULL. */
 char *json_print(const cJSON *item);
-/* Add helpers that return false on allocation failure. */
+/* Add helpers that return false on allocation failure. json_add_int takes
+ * |value| <= 2^53 (exact in a double) and prints it exactly (values of 10^15
+ * and more become a cJSON raw item, which json_get_int also reads). */
 bool json_add_string(cJSON *obj, const char *name, const char *value);
 bool json_add_int(cJSON *obj, const char *name, int64_t value);
 bool json_add_bool(cJSON *obj, const char *name, bool value);
