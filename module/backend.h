@@ -5,7 +5,14 @@
  *
  * The PKCS#11 layer (slots, tokens, objects) reads only snapshots, which are
  * in memory and never wait on the network. Only backend_login_check and
- * backend_sign talk to the server. Error currency: CK_RV. */
+ * backend_sign talk to the server. Error currency: CK_RV.
+ *
+ * Note from modp11 (PKCS#11 layer) to modnet: added backend_snapshot.otp_auto
+ * (additive). Please set it when the account has an otp_command or a prompt
+ * program, i.e. when backend_sign can obtain an OTP with otp == NULL. The
+ * private key then carries no CKA_ALWAYS_AUTHENTICATE, so applications that
+ * answer a context-specific login with the user PIN (pkcs11-tool,
+ * pkcs11-provider, libp11) do not send the PIN where an OTP belongs. */
 #ifndef CISRES_BACKEND_H
 #define CISRES_BACKEND_H
 
@@ -14,6 +21,10 @@
 #include <stdint.h>
 
 #include <p11-kit/pkcs11.h>
+/* p11-kit's header maps the standard field name hashAlg through a macro
+ * named hash_alg, which would rename our hash_alg type; undo it (the PSS
+ * params field keeps its standard name, hashAlg). */
+#undef hash_alg
 
 #include "oid.h"
 
@@ -49,6 +60,7 @@ typedef struct {
 	char user[128];
 	char url[512];
 	bool module_prompt;  /* module-side prompting: no C_Login needed */
+	bool otp_auto;       /* otp_command or a prompt program supplies OTPs */
 	bool online;         /* last contact with the service succeeded */
 	uint64_t generation; /* bumps whenever the credential set changes */
 	backend_cred *creds;
