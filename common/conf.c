@@ -168,7 +168,29 @@ static int conf_line(conf *c, conf_section **cur, const char *p, size_t n, size_
 		}
 		while (nlen > 0 && is_blank(name[nlen - 1]))
 			nlen--;
-		if (!conf_name_ok(name, nlen)) {
+		/* "[kind name]" names the section "kind.name" (as git-config does). */
+		char full[CONF_MAX_LINE];
+		const char *sp = memchr(name, ' ', nlen);
+		if (sp == NULL)
+			sp = memchr(name, '\t', nlen);
+		if (sp != NULL) {
+			size_t kindlen = (size_t)(sp - name), rest = nlen - kindlen;
+			const char *sub = sp;
+			while (rest > 0 && is_blank(*sub)) {
+				sub++;
+				rest--;
+			}
+			if (kindlen == 0 || rest == 0 || !conf_name_ok(name, kindlen) ||
+			    !conf_name_ok(sub, rest)) {
+				conf_err(err, errlen, "line %zu: invalid section name", lineno);
+				return -1;
+			}
+			memcpy(full, name, kindlen);
+			full[kindlen] = '.';
+			memcpy(full + kindlen + 1, sub, rest);
+			name = full;
+			nlen = kindlen + 1 + rest;
+		} else if (!conf_name_ok(name, nlen)) {
 			conf_err(err, errlen, "line %zu: invalid section name", lineno);
 			return -1;
 		}

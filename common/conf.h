@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* INI-style configuration files: [section] and key = value lines,
- * '#' or ';' comments, bounded size. Used by the server, module and tools. */
+ * '#' or ';' comments, bounded size. A header "[kind name]" names the
+ * section "kind.name" (as git-config does), e.g. [account alice]. Used by the server, module and tools. */
 #ifndef CISRES_CONF_H
 #define CISRES_CONF_H
 

@@ -77,46 +77,6 @@ char *backend_conf_path(void)
 	return user;
 }
 
-char *backend_conf_normalize(const char *buf, size_t len, size_t *outlen)
-{
-	char *out = malloc(len + 1);
-	size_t i = 0, o = 0;
-
-	if (out == NULL)
-		return NULL;
-	while (i < len) {
-		size_t j = i, k;
-		/* at a line start: skip blanks, look for "[account" + blanks */
-		while (j < len && (buf[j] == ' ' || buf[j] == '\t'))
-			j++;
-		if (j < len && buf[j] == '[') {
-			k = j + 1;
-			while (k < len && (buf[k] == ' ' || buf[k] == '\t'))
-				k++;
-			if (len - k > 7 && memcmp(buf + k, "account", 7) == 0 &&
-			    (buf[k + 7] == ' ' || buf[k + 7] == '\t')) {
-				size_t m = k + 7;
-				while (m < len && (buf[m] == ' ' || buf[m] == '\t'))
-					m++;
-				if (m < len && buf[m] != ']' && buf[m] != '\n') {
-					memcpy(out + o, buf + i, k - i);
-					o += k - i;
-					memcpy(out + o, "account.", 8);
-					o += 8;
-					i = m;
-				}
-			}
-		}
-		/* copy the rest of the line */
-		while (i < len && buf[i] != '\n')
-			out[o++] = buf[i++];
-		if (i < len)
-			out[o++] = buf[i++];
-	}
-	out[o] = '\0';
-	*outlen = o;
-	return out;
-}
 
 void backend_conf_serial(const char *url, const char *user, char out[17])
 {
@@ -141,58 +101,6 @@ void backend_conf_serial(const char *url, const char *user, char out[17])
 
 /* Read the file with the permission checks of the brief. NULL when absent
  * or refused (reason logged). */
-static char *read_conf_file(const char *path, size_t *len, bool *refused)
-{
-	struct stat st;
-	char *buf;
-	size_t got = 0;
-	int fd;
-
-	*refused = false;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		if (errno != ENOENT)
-			log_warn("config %s: %s", path, strerror(errno));
-		return NULL;
-	}
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		log_warn("config %s: not a regular file; no accounts", path);
-		*refused = true;
-		close(fd);
-		return NULL;
-	}
-	if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0 || (st.st_uid != geteuid() && st.st_uid != 0)) {
-		log_err("config %s: writable by group/others or not owned by the user; "
-			"refused (no accounts). Fix with: chmod go-w %s",
-			path, path);
-		*refused = true;
-		close(fd);
-		return NULL;
-	}
-	if (st.st_size < 0 || (uint64_t)st.st_size > CONF_MAX_FILE) {
-		log_err("config %s: larger than %u bytes; refused", path, (unsigned)CONF_MAX_FILE);
-		*refused = true;
-		close(fd);
-		return NULL;
-	}
-	buf = malloc((size_t)st.st_size + 1);
-	if (buf == NULL) {
-		close(fd);
-		return NULL;
-	}
-	while (got < (size_t)st.st_size) {
-		ssize_t r = read(fd, buf + got, (size_t)st.st_size - got);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		got += (size_t)r;
-	}
-	close(fd);
-	buf[got] = '\0';
-	*len = got;
-	return buf;
-}
 
 static bool key_known(const char *k, const char *const *known)
 {
@@ -336,9 +244,8 @@ int backend_conf_load(backend_conf *out)
 	static const char *const known[] = {"debug",   "log_file", "cache_dir", "refresh_interval",
 					    "timeout", NULL};
 	char err[256];
-	char *raw, *norm;
-	size_t len = 0, nlen = 0, i, n;
-	bool refused = false, ok = true;
+	size_t i, n;
+	bool ok = true;
 	conf *cf;
 	const char *v;
 
@@ -349,21 +256,17 @@ int backend_conf_load(backend_conf *out)
 	out->path = backend_conf_path();
 	if (out->cache_dir == NULL || out->path == NULL)
 		goto nomem;
-	raw = read_conf_file(out->path, &len, &refused);
-	if (raw == NULL) {
-		if (!refused)
-			log_debug(LOG_CAT_GENERAL, "config %s: absent; no accounts", out->path);
+	if (access(out->path, F_OK) != 0) {
+		log_debug(LOG_CAT_GENERAL, "config %s: absent; no accounts", out->path);
 		return 0;
 	}
-	norm = backend_conf_normalize(raw, len, &nlen);
-	free(raw);
-	if (norm == NULL)
-		goto nomem;
-	cf = conf_parse(norm, nlen, err, sizeof(err));
-	free(norm);
+	/* A file that is not a regular file, is writable by others, too large
+	 * or malformed gives no accounts rather than a module that fails to
+	 * load; the reason is logged. */
+	cf = conf_load(out->path, true, err, sizeof(err));
 	if (cf == NULL) {
-		log_err("config %s: %s", out->path, err);
-		return -1;
+		log_err("config %s: %s; refused (no accounts)", out->path, err);
+		return 0;
 	}
 	warn_unknown(cf, "module", known);
 	parse_debug(cf, out);

@@ -45,10 +45,6 @@ void backend_conf_free(backend_conf *c);
  * $CISRES_PKCS11_CONF, $XDG_CONFIG_HOME/cisres/pkcs11.conf (~/.config),
  * /etc/cisres/pkcs11.conf: the first that exists, else the user one. */
 char *backend_conf_path(void);
-/* A copy of buf (malloc'd, *outlen bytes, NUL-terminated) where section
- * headers "[account NAME]" read "[account.NAME]" (the common conf parser
- * accepts no blanks in section names). NULL on allocation failure. */
-char *backend_conf_normalize(const char *buf, size_t len, size_t *outlen);
 /* Token serial: first 16 hex characters of SHA-256(url "\n" user). */
 void backend_conf_serial(const char *url, const char *user, char out[17]);
 
