@@ -256,7 +256,7 @@ step "a configuration writable by others is refused: no slot"
 rm -f "$W/cancel"
 chmod 662 "$CONF"
 out=$(p11 -L 2>&1) || true
-assert_contains "$out" "writable by group/others" "refusal logged"
+assert_contains "$out" "writable by group or others" "refusal logged"
 assert_not_contains "$out" "CISRES alice" "no token from a refused configuration"
 chmod 600 "$CONF"
 out=$(p11 -L 2>&1) || fail "pkcs11-tool -L after chmod 600: $out"
