@@ -55,8 +55,13 @@ say "Logging this workstation in (cisres login)"
 export XDG_CONFIG_HOME=$demo/workstation/config XDG_CACHE_HOME=$demo/workstation/cache
 export CISRES_PKCS11_CONF=$XDG_CONFIG_HOME/cisres/pkcs11.conf
 "$bin/cisres" login --server "$url" --user demo --ca-file "$ca" \
-	--password-env CISRES_DEMO_PASSWORD --otp "$(oathtool --totp -b "$secret")" \
-	--otp-command "oathtool --totp -b $secret --now '+30 seconds'"
+	--password-env CISRES_DEMO_PASSWORD --otp "$(oathtool --totp -b "$secret")"
+# Each SCAL2 signature needs a fresh one-time code; the token asks this
+# command for it. The login spent the current 30-second step, so the demo
+# takes the next one (accepted within the ±1 step window).
+sed -i "/^\[account demo\]/a otp_command = oathtool --totp -b $secret --now '+30 seconds'" \
+	"$CISRES_PKCS11_CONF"
+cat "$CISRES_PKCS11_CONF"
 "$bin/cisres" status
 
 say "Signing a file through the token with pkcs11-tool"
@@ -65,7 +70,7 @@ echo "CISRES demo document, $(date -u)" >"$demo/document.txt"
 pkcs11-tool --module "$module" --list-objects
 pkcs11-tool --module "$module" --login --pin "$pin" --sign --mechanism ECDSA-SHA256 \
 	--signature-format openssl --input-file "$demo/document.txt" --output-file "$demo/document.sig"
-pkcs11-tool --module "$module" --read-object --type cert --output-file "$demo/signer.der"
+pkcs11-tool --module "$module" --read-object --type cert --label "Demo Signer" --output-file "$demo/signer.der"
 openssl x509 -inform DER -in "$demo/signer.der" -out "$demo/signer.pem"
 
 say "Verifying with OpenSSL"
