@@ -91,7 +91,8 @@ static void test_malformed(void **state)
 	} bad[] = {
 	    {"[server\n", "line 1: "},
 	    {"[]\n", "line 1: "},
-	    {"[a b]\n", "line 1: "},
+	    {"[a b c]\n", "line 1: "},
+	    {"[a /b]\n", "line 1: "},
 	    {"[a/b]\n", "line 1: "},
 	    {"a = 1\n[s]\nnovalue\n", "line 3: "},
 	    {"= 1\n", "line 1: "},
@@ -122,6 +123,13 @@ static void test_malformed(void **state)
 	assert_null(parse("[x", err, 5));
 	assert_int_equal(strlen(err), 4);
 	assert_null(parse("[x", NULL, 0));
+	/* "[kind name]" is the section "kind.name". */
+	{
+		conf *c = parse("[account alice]\nurl = u\n", err, sizeof(err));
+		assert_non_null(c);
+		assert_string_equal(conf_get(c, "account.alice", "url"), "u");
+		conf_free(c);
+	}
 	/* Same key in different sections is fine. */
 	{
 		conf *c = parse("[a]\nk=1\n[b]\nk=2\n", err, sizeof(err));
