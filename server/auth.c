@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Signer identification and authentication: password (+ TOTP) login with
- * lockout, access/refresh tokens stored as SHA-256, revocation. */
+ * lockout (the check runs in the SAM: sam_verify_login), access/refresh
+ * tokens stored as SHA-256, revocation. */
 #include "auth.h"
 
-#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,12 +13,9 @@
 
 #include "audit.h"
 #include "b64.h"
-#include "kdf.h"
 #include "log.h"
 #include "secmem.h"
-#include "totp.h"
 
-#define AUTH_PASSWORD_MAX 1024
 #define AUTH_TOKEN_BYTES 32
 
 /* ---- tokens ---- */
@@ -71,31 +69,11 @@ static void auth_actor(char *buf, size_t cap, const char *name)
 	snprintf(buf, cap, "user:%s", name);
 }
 
-/* A KDF string of the policy's cost that no password matches, so that an
- * unknown user costs the same time as a wrong password. */
-static pthread_mutex_t auth_dummy_mu = PTHREAD_MUTEX_INITIALIZER;
-static char auth_dummy[STORE_HASH_MAX];
-static int auth_dummy_ln = -1;
+static _Atomic(sam *) auth_sam;
 
-static void auth_burn_time(const policy *p, const char *pw, size_t len)
+void auth_set_sam(sam *m)
 {
-	char enc[STORE_HASH_MAX];
-
-	pthread_mutex_lock(&auth_dummy_mu);
-	if (auth_dummy_ln != p->kdf_log_n) {
-		uint8_t r[16];
-		char rs[33];
-		if (sec_random(r, sizeof(r)) == 0 &&
-		    hex_encode(r, sizeof(r), rs, sizeof(rs)) == 0 &&
-		    kdf_hash(rs, 32, p->kdf_log_n, auth_dummy, sizeof(auth_dummy)) == 0)
-			auth_dummy_ln = p->kdf_log_n;
-		sec_zero(r, sizeof(r));
-		sec_zero(rs, sizeof(rs));
-	}
-	memcpy(enc, auth_dummy, sizeof(enc));
-	pthread_mutex_unlock(&auth_dummy_mu);
-	if (enc[0] != '\0')
-		(void)kdf_verify(pw, len, enc);
+	atomic_store(&auth_sam, m);
 }
 
 /* Store a fresh token of a kind; returns 0 and fills str/hash. */
@@ -165,39 +143,15 @@ static void auth_revoke_issued(store *s, auth_tokens *out)
 	sec_zero(out, sizeof(*out));
 }
 
-/* Count a failed login; audits the failure and a resulting lockout. */
-static auth_rc auth_fail(store *s, const policy *p, const store_user *u, const char *actor,
-			 const char *why)
-{
-	int failures = 0;
-	bool locked = false;
-	char detail[160];
-
-	if (store_user_fail(s, u->id, p->lockout_threshold, &failures, &locked) != STORE_OK) {
-		(void)audit_log(s, actor, "login", actor, "failure", why);
-		return AUTH_ERROR;
-	}
-	snprintf(detail, sizeof(detail), "%s; failures=%d", why, failures);
-	if (audit_log(s, actor, "login", actor, "failure", detail) != 0)
-		return AUTH_ERROR;
-	if (locked && !u->locked) {
-		snprintf(detail, sizeof(detail), "account locked after %d failed logins", failures);
-		if (audit_log(s, actor, "lockout", actor, "success", detail) != 0)
-			return AUTH_ERROR;
-		return AUTH_LOCKED;
-	}
-	return AUTH_BAD_CREDENTIALS;
-}
-
 /* ---- logins ---- */
 
 auth_rc auth_login_password(store *s, const policy *p, const char *user, const char *password,
 			    size_t pwlen, bool remember_me, auth_tokens *out)
 {
-	store_user u;
 	char actor[STORE_NAME_MAX + 8];
-	size_t ulen, pwpart;
-	int v;
+	sam *m = atomic_load(&auth_sam), *tmp = NULL;
+	int64_t uid = 0;
+	sam_status st;
 	auth_rc rc;
 
 	if (out != NULL)
@@ -205,89 +159,36 @@ auth_rc auth_login_password(store *s, const policy *p, const char *user, const c
 	if (s == NULL || p == NULL || user == NULL || out == NULL ||
 	    (password == NULL && pwlen > 0))
 		return AUTH_ERROR;
-	ulen = strnlen(user, STORE_NAME_MAX);
-	if (ulen == 0 || ulen >= STORE_NAME_MAX || pwlen > AUTH_PASSWORD_MAX) {
-		auth_burn_time(p, "", 0);
+	if (m == NULL) {
+		sam_deps d = {NULL, s, p};
+
+		if (sam_new(&d, &tmp) != 0)
+			return AUTH_ERROR;
+		m = tmp;
+	}
+	st = sam_verify_login(m, user, password, pwlen, &uid);
+	sam_free(tmp);
+	switch (st) {
+	case SAM_OK:
+		break;
+	case SAM_E_LOCKED:
+		return AUTH_LOCKED;
+	case SAM_E_INTERNAL:
+		return AUTH_ERROR;
+	default:
 		return AUTH_BAD_CREDENTIALS;
 	}
 	auth_actor(actor, sizeof(actor), user);
-
-	memset(&u, 0, sizeof(u));
-	v = store_user_get(s, user, &u);
-	if (v == STORE_NOTFOUND) {
-		auth_burn_time(p, password, pwlen);
-		if (audit_log(s, actor, "login", actor, "failure", "unknown user") != 0)
-			return AUTH_ERROR;
-		return AUTH_BAD_CREDENTIALS;
-	}
-	if (v != STORE_OK)
-		return AUTH_ERROR;
-
-	if (u.locked) {
-		rc = audit_log(s, actor, "login", actor, "failure", "account locked") != 0
-			 ? AUTH_ERROR
-			 : AUTH_LOCKED;
-		goto out;
-	}
-
-	pwpart = pwlen;
-	if (u.login_otp) {
-		if (pwlen < TOTP_DIGITS) {
-			rc = auth_fail(s, p, &u, actor, "password/OTP too short");
-			goto out;
-		}
-		pwpart = pwlen - TOTP_DIGITS;
-	}
-	v = kdf_verify(password, pwpart, u.pw_hash);
-	if (v < 0) {
-		log_err("auth: unusable password hash for a user");
-		(void)audit_log(s, actor, "login", actor, "failure", "internal error");
-		rc = AUTH_ERROR;
-		goto out;
-	}
-	if (v == 0) {
-		rc = auth_fail(s, p, &u, actor, "wrong password");
-		goto out;
-	}
-	if (u.login_otp) {
-		int64_t step;
-		if (u.otp_key_len == 0) {
-			rc = auth_fail(s, p, &u, actor, "OTP required but none enrolled");
-			goto out;
-		}
-		step = totp_check(u.otp_key, u.otp_key_len, password + pwpart, TOTP_DIGITS,
-				  policy_now(p), p->totp_window);
-		if (step < 0) {
-			rc = auth_fail(s, p, &u, actor, "wrong OTP");
-			goto out;
-		}
-		v = store_user_use_otp_step(s, u.id, step);
-		if (v == STORE_CONFLICT) {
-			rc = auth_fail(s, p, &u, actor, "OTP already used");
-			goto out;
-		}
-		if (v != STORE_OK) {
-			rc = AUTH_ERROR;
-			goto out;
-		}
-	}
-
-	if (u.pw_failures > 0 && store_user_reset_failures(s, u.id) != STORE_OK) {
-		rc = AUTH_ERROR;
-		goto out;
-	}
-	rc = auth_issue(s, p, u.id, remember_me, NULL, out);
+	rc = auth_issue(s, p, uid, remember_me, NULL, out);
 	if (rc != AUTH_OK) {
 		(void)audit_log(s, actor, "login", actor, "failure", "token issuance failed");
-		goto out;
+		return rc;
 	}
 	if (audit_log(s, actor, "login", actor, "success",
 		      remember_me ? "password; refresh token issued" : "password") != 0) {
 		auth_revoke_issued(s, out);
 		rc = AUTH_ERROR;
 	}
-out:
-	sec_zero(&u, sizeof(u));
 	return rc;
 }
 

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "policy.h"
+#include "sam.h"
 #include "store/store.h"
 
 typedef enum {
@@ -29,8 +30,17 @@ typedef struct {
 	int64_t expires_in;
 } auth_tokens;
 
+/* The SAM that checks passwords and login OTPs (sam_verify_login): in
+ * cisresd with privilege separation, the client of the SAM process, so
+ * that TOTP seeds are only ever opened where the HSM is. Set once at start,
+ * before serving. NULL (the default): a local SAM without HSM over the
+ * store given to auth_login_password (tools, tests; unsealed seeds only). */
+void auth_set_sam(sam *m);
+
 /* Password login. When the user has login_otp, the last 6 characters of the
- * password are the current TOTP code. Audited. The caller zeroes password. */
+ * password are the current TOTP code. The check itself runs in the SAM
+ * (sam_verify_login), which counts failures, locks and audits them; auth
+ * issues the tokens and audits the success. The caller zeroes password. */
 auth_rc auth_login_password(store *s, const policy *p, const char *user, const char *password,
 			    size_t pwlen, bool remember_me, auth_tokens *out);
 /* Refresh-token login: a new access token (and, when remember_me, a new

@@ -75,6 +75,7 @@ struct hsm {
 	pthread_mutex_t cache_lock;
 	cache_entry cache[HSM_CACHE_SLOTS];
 	unsigned cache_next;
+	pthread_mutex_t secret_lock; /* creation of the factor key */
 };
 
 static const char *rv_name(CK_RV rv)
@@ -490,6 +491,7 @@ int hsm_open(const hsm_config *cfg, hsm **out)
 	pthread_mutex_init(&h->lock, NULL);
 	pthread_cond_init(&h->cond, NULL);
 	pthread_mutex_init(&h->cache_lock, NULL);
+	pthread_mutex_init(&h->secret_lock, NULL);
 	h->pin = sec_locked_strndup(cfg->pin, cfg->pin_len);
 	h->pin_len = cfg->pin_len;
 	h->free_sess = calloc(pool, sizeof(*h->free_sess));
@@ -544,6 +546,7 @@ void hsm_close(hsm *h)
 	if (h->pin != NULL)
 		sec_unlock_free(h->pin, h->pin_len + 1);
 	free(h->free_sess);
+	pthread_mutex_destroy(&h->secret_lock);
 	pthread_mutex_destroy(&h->cache_lock);
 	pthread_cond_destroy(&h->cond);
 	pthread_mutex_destroy(&h->lock);
@@ -1453,4 +1456,264 @@ EVP_PKEY *hsm_pkey_new(hsm *h, const uint8_t *id, size_t idlen)
 	if (pkey == NULL)
 		log_err("hsm: cannot build the HSM-backed OpenSSL key");
 	return pkey;
+}
+
+/* ---- factor secrets: AES-256-GCM under an HSM-held key ---- */
+
+static const uint8_t secret_magic[4] = {'C', 'S', 'F', '1'};
+#define SECRET_MAGIC_LEN 4
+#define SECRET_IV_LEN 12
+#define SECRET_TAG_LEN 16
+#define SECRET_KEYS_MAX 4 /* duplicates from a creation race across processes */
+#define SECRET_KEY_ID ((const uint8_t *)HSM_FACTOR_KEY_ID)
+#define SECRET_KEY_ID_LEN (sizeof(HSM_FACTOR_KEY_ID) - 1)
+
+bool hsm_secret_is_sealed(const uint8_t *in, size_t inlen)
+{
+	return in != NULL && inlen >= HSM_SECRET_OVERHEAD &&
+	       memcmp(in, secret_magic, SECRET_MAGIC_LEN) == 0;
+}
+
+/* Every factor key on the token (normally exactly one). A session that is
+ * not logged in sees none: say so, so that the caller logs in again. */
+static CK_RV secret_keys(hsm *h, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE *objs, CK_ULONG *n)
+{
+	CK_SESSION_INFO si;
+	CK_RV rv = find_objects(h, s, CKO_SECRET_KEY, SECRET_KEY_ID, SECRET_KEY_ID_LEN, objs,
+				SECRET_KEYS_MAX, n);
+
+	if (rv == CKR_OK && *n == 0 && h->f->C_GetSessionInfo(s, &si) == CKR_OK &&
+	    si.state != CKS_RW_USER_FUNCTIONS && si.state != CKS_RO_USER_FUNCTIONS)
+		return CKR_USER_NOT_LOGGED_IN;
+	return rv;
+}
+
+static CK_RV secret_key_create(hsm *h, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE *key)
+{
+	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+	CK_KEY_TYPE kt = CKK_AES;
+	CK_ULONG len = 32;
+	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+	CK_MECHANISM mech = {CKM_AES_KEY_GEN, NULL, 0};
+	CK_ATTRIBUTE t[18];
+	CK_ULONG n = 0;
+
+	add_attr(t, &n, CKA_CLASS, &cls, sizeof(cls));
+	add_attr(t, &n, CKA_KEY_TYPE, &kt, sizeof(kt));
+	add_attr(t, &n, CKA_VALUE_LEN, &len, sizeof(len));
+	add_attr(t, &n, CKA_TOKEN, &yes, sizeof(yes));
+	add_attr(t, &n, CKA_PRIVATE, &yes, sizeof(yes));
+	add_attr(t, &n, CKA_SENSITIVE, &yes, sizeof(yes));
+	add_attr(t, &n, CKA_EXTRACTABLE, &no, sizeof(no));
+	add_attr(t, &n, CKA_ENCRYPT, &yes, sizeof(yes));
+	add_attr(t, &n, CKA_DECRYPT, &yes, sizeof(yes));
+	add_attr(t, &n, CKA_WRAP, &no, sizeof(no));
+	add_attr(t, &n, CKA_UNWRAP, &no, sizeof(no));
+	add_attr(t, &n, CKA_SIGN, &no, sizeof(no));
+	add_attr(t, &n, CKA_VERIFY, &no, sizeof(no));
+	add_attr(t, &n, CKA_DERIVE, &no, sizeof(no));
+	add_attr(t, &n, CKA_ID, SECRET_KEY_ID, SECRET_KEY_ID_LEN);
+	add_attr(t, &n, CKA_LABEL, HSM_FACTOR_KEY_ID, SECRET_KEY_ID_LEN);
+	return h->f->C_GenerateKey(s, &mech, t, n, key);
+}
+
+/* One GCM operation; out has room for inlen + SECRET_TAG_LEN bytes. */
+static CK_RV secret_crypt(hsm *h, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE key, bool enc,
+			  const uint8_t iv[SECRET_IV_LEN], const uint8_t *aad, size_t aadlen,
+			  const uint8_t *in, size_t inlen, uint8_t *out, CK_ULONG *outlen)
+{
+	CK_GCM_PARAMS gp;
+	CK_MECHANISM m = {CKM_AES_GCM, &gp, sizeof(gp)};
+	CK_RV rv;
+
+	memset(&gp, 0, sizeof(gp));
+	gp.pIv = (CK_BYTE_PTR)iv;
+	gp.ulIvLen = SECRET_IV_LEN;
+	gp.ulIvBits = SECRET_IV_LEN * 8;
+	gp.pAAD = (CK_BYTE_PTR)aad;
+	gp.ulAADLen = aadlen;
+	gp.ulTagBits = SECRET_TAG_LEN * 8;
+	rv = enc ? h->f->C_EncryptInit(s, &m, key) : h->f->C_DecryptInit(s, &m, key);
+	if (rv != CKR_OK)
+		return rv;
+	if (enc)
+		rv = h->f->C_Encrypt(s, (CK_BYTE_PTR)in, inlen, out, outlen);
+	else
+		rv = h->f->C_Decrypt(s, (CK_BYTE_PTR)in, inlen, out, outlen);
+	if (rv == CKR_BUFFER_TOO_SMALL) /* the operation stays active */
+		session_reset(h, &s);
+	return rv;
+}
+
+static bool secret_args_ok(const uint8_t *aad, size_t aadlen, const uint8_t *in, size_t inlen,
+			   const uint8_t *out, const size_t *outlen)
+{
+	return (aad != NULL || aadlen == 0) && aadlen <= HSM_SECRET_AAD_MAX && in != NULL &&
+	       out != NULL && outlen != NULL;
+}
+
+int hsm_secret_seal(hsm *h, const uint8_t *aad, size_t aadlen, const uint8_t *in, size_t inlen,
+		    uint8_t *out, size_t cap, size_t *outlen)
+{
+	CK_OBJECT_HANDLE objs[SECRET_KEYS_MAX], key = CK_INVALID_HANDLE;
+	CK_SESSION_HANDLE s;
+	CK_KEY_TYPE kt;
+	CK_ULONG n = 0, clen;
+	uint8_t iv[SECRET_IV_LEN];
+	CK_RV rv = CKR_OK;
+	bool fresh = false;
+	int ret = HSM_ERR;
+
+	if (outlen != NULL)
+		*outlen = 0;
+	if (h == NULL || !secret_args_ok(aad, aadlen, in, inlen, out, outlen) || inlen == 0 ||
+	    inlen > HSM_SECRET_MAX || cap < inlen + HSM_SECRET_OVERHEAD)
+		return HSM_ERR_INPUT;
+	if (sec_random(iv, sizeof(iv)) != 0)
+		return HSM_ERR;
+	rv = session_get(h, &s);
+	if (rv != CKR_OK) {
+		session_put(h, s);
+		return HSM_ERR;
+	}
+	for (int attempt = 0; attempt < 3; attempt++) {
+		if (fresh ||
+		    !cache_get(h, CKO_SECRET_KEY, SECRET_KEY_ID, SECRET_KEY_ID_LEN, &key, &kt)) {
+			/* Find it, or create it (once per process at a time). */
+			pthread_mutex_lock(&h->secret_lock);
+			rv = secret_keys(h, s, objs, &n);
+			if (rv == CKR_OK && n == 0) {
+				rv = secret_key_create(h, s, &objs[0]);
+				if (rv == CKR_OK) {
+					n = 1;
+					log_info("hsm: created the factor key \"%s\"",
+						 HSM_FACTOR_KEY_ID);
+				} else {
+					log_rv("C_GenerateKey", rv);
+				}
+			}
+			pthread_mutex_unlock(&h->secret_lock);
+			if (rv == CKR_OK) {
+				key = objs[0];
+				cache_put(h, CKO_SECRET_KEY, SECRET_KEY_ID, SECRET_KEY_ID_LEN, key,
+					  CKK_AES);
+			}
+		}
+		if (rv == CKR_OK) {
+			memcpy(out, secret_magic, SECRET_MAGIC_LEN);
+			memcpy(out + SECRET_MAGIC_LEN, iv, SECRET_IV_LEN);
+			clen = (CK_ULONG)(cap - SECRET_MAGIC_LEN - SECRET_IV_LEN);
+			rv = secret_crypt(h, s, key, true, iv, aad, aadlen, in, inlen,
+					  out + SECRET_MAGIC_LEN + SECRET_IV_LEN, &clen);
+			if (rv == CKR_OK) {
+				if (clen != inlen + SECRET_TAG_LEN) {
+					rv = CKR_GENERAL_ERROR;
+					break;
+				}
+				*outlen = SECRET_MAGIC_LEN + SECRET_IV_LEN + (size_t)clen;
+				ret = HSM_OK;
+				break;
+			}
+		}
+		if (handle_invalid(rv) && !fresh) {
+			cache_drop(h, SECRET_KEY_ID, SECRET_KEY_ID_LEN);
+			fresh = true;
+			continue;
+		}
+		if (!recover(h, &s, rv))
+			break;
+	}
+	session_put(h, s);
+	sec_zero(iv, sizeof(iv));
+	if (ret != HSM_OK) {
+		log_rv("C_Encrypt (factor key)", rv);
+		sec_zero(out, cap);
+		ret = map_rv(rv) == HSM_ERR_INPUT ? HSM_ERR_INPUT : HSM_ERR;
+	}
+	return ret;
+}
+
+int hsm_secret_open(hsm *h, const uint8_t *aad, size_t aadlen, const uint8_t *in, size_t inlen,
+		    uint8_t *out, size_t cap, size_t *outlen)
+{
+	CK_OBJECT_HANDLE objs[SECRET_KEYS_MAX];
+	CK_SESSION_HANDLE s;
+	CK_ULONG n = 0, plen = 0;
+	const uint8_t *iv, *ct;
+	size_t ctlen;
+	uint8_t *tmp = NULL;
+	CK_RV rv = CKR_OK;
+	int ret = HSM_ERR;
+
+	if (outlen != NULL)
+		*outlen = 0;
+	if (h == NULL || !secret_args_ok(aad, aadlen, in, inlen, out, outlen))
+		return HSM_ERR_INPUT;
+	if (!hsm_secret_is_sealed(in, inlen) || inlen > HSM_SECRET_MAX + HSM_SECRET_OVERHEAD ||
+	    cap < inlen - HSM_SECRET_OVERHEAD)
+		return HSM_ERR_INPUT;
+	iv = in + SECRET_MAGIC_LEN;
+	ct = iv + SECRET_IV_LEN;
+	ctlen = inlen - SECRET_MAGIC_LEN - SECRET_IV_LEN;
+	/* The module may want room for the whole input. */
+	tmp = sec_locked_alloc(ctlen);
+	if (tmp == NULL)
+		return HSM_ERR;
+	rv = session_get(h, &s);
+	if (rv != CKR_OK) {
+		session_put(h, s);
+		sec_unlock_free(tmp, ctlen);
+		return HSM_ERR;
+	}
+	for (int attempt = 0; attempt < 2; attempt++) {
+		rv = secret_keys(h, s, objs, &n);
+		if (rv == CKR_OK || !recover(h, &s, rv))
+			break;
+	}
+	if (rv != CKR_OK) {
+		log_rv("C_FindObjects (factor key)", rv);
+		goto out;
+	}
+	if (n == 0) {
+		log_err("hsm: the token has no factor key \"%s\"", HSM_FACTOR_KEY_ID);
+		ret = HSM_ERR_NOKEY;
+		goto out;
+	}
+	/* Normally one key; after a creation race between processes, the one
+	 * whose tag verifies. */
+	ret = HSM_ERR_INPUT;
+	for (CK_ULONG i = 0; i < n; i++) {
+		for (int attempt = 0; attempt < 2; attempt++) {
+			plen = (CK_ULONG)ctlen;
+			rv = secret_crypt(h, s, objs[i], false, iv, aad, aadlen, ct, ctlen, tmp,
+					  &plen);
+			if (rv == CKR_OK || !recover(h, &s, rv))
+				break;
+		}
+		if (rv == CKR_OK) {
+			if (plen != ctlen - SECRET_TAG_LEN || plen > cap) {
+				ret = HSM_ERR;
+				break;
+			}
+			memcpy(out, tmp, plen);
+			*outlen = plen;
+			ret = HSM_OK;
+			break;
+		}
+		if (rv != CKR_ENCRYPTED_DATA_INVALID && rv != CKR_ENCRYPTED_DATA_LEN_RANGE &&
+		    rv != CKR_DATA_INVALID && rv != CKR_DATA_LEN_RANGE && rv != CKR_GENERAL_ERROR &&
+		    rv != CKR_FUNCTION_FAILED) {
+			log_rv("C_Decrypt (factor key)", rv);
+			ret = HSM_ERR;
+			break;
+		}
+	}
+	if (ret == HSM_ERR_INPUT)
+		log_msg(LOG_LVL_DEBUG, LOG_CAT_HSM, "hsm: a sealed secret does not authenticate");
+out:
+	session_put(h, s);
+	sec_unlock_free(tmp, ctlen);
+	if (ret != HSM_OK)
+		sec_zero(out, cap);
+	return ret;
 }

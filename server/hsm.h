@@ -76,4 +76,29 @@ int hsm_sign(hsm *h, const uint8_t *id, size_t idlen, hsm_mech mech, const hsm_p
  * The hsm must outlive the key. Caller frees with EVP_PKEY_free. */
 EVP_PKEY *hsm_pkey_new(hsm *h, const uint8_t *id, size_t idlen);
 
+/* ---- factor secrets sealed under an HSM-held key ----
+ * PIN verifiers and TOTP seeds are stored AES-256-GCM encrypted under a
+ * secret key that never leaves the HSM: CKK_AES, 256 bits, CKA_TOKEN,
+ * CKA_PRIVATE, CKA_SENSITIVE, !CKA_EXTRACTABLE, CKA_ENCRYPT/CKA_DECRYPT only,
+ * CKA_ID = HSM_FACTOR_KEY_ID (created on first use). The AAD (e.g. row id +
+ * field name) is bound into the tag, so a blob cannot be moved elsewhere.
+ * Blob: magic "CSF1" (4) || IV (12, random) || ciphertext || tag (16). */
+#define HSM_FACTOR_KEY_ID "cisres-factor-key"
+#define HSM_SECRET_OVERHEAD 32 /* magic + IV + tag */
+#define HSM_SECRET_MAX 1024    /* plaintext bytes accepted */
+#define HSM_SECRET_AAD_MAX 256
+
+/* Seal in (inlen bytes) into out (cap >= inlen + HSM_SECRET_OVERHEAD);
+ * *outlen receives the blob length. HSM_OK, HSM_ERR_INPUT, HSM_ERR. */
+int hsm_secret_seal(hsm *h, const uint8_t *aad, size_t aadlen, const uint8_t *in, size_t inlen,
+		    uint8_t *out, size_t cap, size_t *outlen);
+/* Open a blob made by hsm_secret_seal with the same AAD. HSM_ERR_INPUT when
+ * the blob is malformed or does not authenticate (tampered, other AAD,
+ * other key); HSM_ERR_NOKEY when the token has no factor key; HSM_ERR on
+ * an HSM failure. out is zeroed on failure. */
+int hsm_secret_open(hsm *h, const uint8_t *aad, size_t aadlen, const uint8_t *in, size_t inlen,
+		    uint8_t *out, size_t cap, size_t *outlen);
+/* Does the value look like a sealed blob (magic and minimum length)? */
+bool hsm_secret_is_sealed(const uint8_t *in, size_t inlen);
+
 #endif

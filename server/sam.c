@@ -9,6 +9,7 @@
  * caller (the HTTP layer) except the authenticated user id. */
 #include "sam.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,9 @@
 #include "digestinfo.h"
 #include "kdf.h"
 #include "log.h"
+#include "sam_client.h"
+#include "sam_factor.h"
+#include "sam_login.h"
 #include "secmem.h"
 #include "totp.h"
 
@@ -32,9 +36,13 @@
 #define SAM_KEY_ID_LEN 16
 
 struct sam {
+	sam_client *remote; /* non-NULL: every call goes to a SAM process */
 	hsm *hsm;
 	store *store;
 	const policy *pol;
+	bool strict; /* refuse unsealed factor secrets */
+	tsa *tsa;    /* not owned; served by sam_tsa_* */
+	pthread_mutex_t tsa_mu;
 };
 
 static const char *const sam_names[] = {
@@ -77,13 +85,59 @@ int sam_new(const sam_deps *deps, sam **out)
 	m->hsm = deps->hsm;
 	m->store = deps->store;
 	m->pol = deps->policy;
+	pthread_mutex_init(&m->tsa_mu, NULL);
+	*out = m;
+	return 0;
+}
+
+int sam_new_remote(sam_client *c, sam **out)
+{
+	sam *m;
+
+	if (c == NULL || out == NULL)
+		return -1;
+	m = calloc(1, sizeof(*m));
+	if (m == NULL)
+		return -1;
+	m->remote = c;
+	pthread_mutex_init(&m->tsa_mu, NULL);
 	*out = m;
 	return 0;
 }
 
 void sam_free(sam *m)
 {
+	if (m == NULL)
+		return;
+	if (m->remote != NULL)
+		sam_client_free(m->remote);
+	pthread_mutex_destroy(&m->tsa_mu);
 	free(m);
+}
+
+bool sam_is_remote(const sam *m)
+{
+	return m != NULL && m->remote != NULL;
+}
+
+sam_client *sam_remote(sam *m)
+{
+	return m != NULL ? m->remote : NULL;
+}
+
+void sam_set_tsa(sam *m, tsa *t)
+{
+	if (m == NULL || m->remote != NULL)
+		return;
+	pthread_mutex_lock(&m->tsa_mu);
+	m->tsa = t;
+	pthread_mutex_unlock(&m->tsa_mu);
+}
+
+void sam_set_strict(sam *m, bool strict)
+{
+	if (m != NULL && m->remote == NULL)
+		m->strict = strict;
 }
 
 /* ---- audit detail: a bounded growable string with a sticky failure ---- */
@@ -372,6 +426,10 @@ static sam_status sam_check_factors(sam *m, const store_credential *cr, const ch
 				    size_t otp_len, int *failures_out, const char **why)
 {
 	store_user u;
+	char kdf[STORE_HASH_MAX];
+	uint8_t seed[STORE_OTPKEY_MAX];
+	size_t seedlen = 0;
+	sam_factor_rc fr;
 	int64_t step;
 	int v;
 
@@ -383,7 +441,15 @@ static sam_status sam_check_factors(sam *m, const store_credential *cr, const ch
 		*why = "OTP missing";
 		return SAM_E_OTP;
 	}
-	v = kdf_verify(pin, pin_len, cr->pin_hash);
+	fr = sam_factor_open_pin(m->hsm, m->strict, cr->id, cr->pin_hash, kdf);
+	if (fr != SAM_FACTOR_OK) {
+		*why = fr == SAM_FACTOR_LEGACY_REFUSED ? "unsealed PIN verifier refused (strict)"
+		       : fr == SAM_FACTOR_BAD	       ? "PIN verifier does not authenticate"
+						       : "PIN verifier cannot be opened";
+		return SAM_E_INTERNAL;
+	}
+	v = kdf_verify(pin, pin_len, kdf);
+	sec_zero(kdf, sizeof(kdf));
 	if (v < 0) {
 		*why = "PIN hash unusable";
 		return SAM_E_INTERNAL;
@@ -405,8 +471,16 @@ static sam_status sam_check_factors(sam *m, const store_credential *cr, const ch
 		*why = "no OTP enrolled";
 		return SAM_E_OTP;
 	}
-	step = totp_check(u.otp_key, u.otp_key_len, otp, otp_len, policy_now(m->pol),
-			  m->pol->totp_window);
+	fr = sam_factor_open_otp(m->hsm, m->strict, u.id, u.otp_key, u.otp_key_len, seed, &seedlen);
+	if (fr != SAM_FACTOR_OK) {
+		sec_zero(&u, sizeof(u));
+		*why = fr == SAM_FACTOR_LEGACY_REFUSED ? "unsealed OTP seed refused (strict)"
+		       : fr == SAM_FACTOR_BAD	       ? "OTP seed does not authenticate"
+						       : "OTP seed cannot be opened";
+		return SAM_E_INTERNAL;
+	}
+	step = totp_check(seed, seedlen, otp, otp_len, policy_now(m->pol), m->pol->totp_window);
+	sec_zero(seed, sizeof(seed));
 	if (step < 0) {
 		sec_zero(&u, sizeof(u));
 		*why = "wrong or expired OTP";
@@ -466,7 +540,7 @@ fail:
 
 /* ---- authorize ---- */
 
-sam_status sam_authorize(sam *m, const sam_authorize_req *req, sam_authorize_res *res)
+static sam_status sam_local_authorize(sam *m, const sam_authorize_req *req, sam_authorize_res *res)
 {
 	store_credential cr;
 	char actor[STORE_NAME_MAX + 16], obj[STORE_CRED_ID_MAX + 16];
@@ -568,7 +642,7 @@ out:
 
 /* ---- extendTransaction ---- */
 
-sam_status sam_extend(sam *m, const sam_extend_req *req, sam_authorize_res *res)
+static sam_status sam_local_extend(sam *m, const sam_extend_req *req, sam_authorize_res *res)
 {
 	store_credential cr;
 	store_sad old;
@@ -788,7 +862,7 @@ void sam_sign_res_clear(sam_sign_res *res)
 	res->n = 0;
 }
 
-sam_status sam_sign(sam *m, const sam_sign_req *req, sam_sign_res *res)
+static sam_status sam_local_sign(sam *m, const sam_sign_req *req, sam_sign_res *res)
 {
 	store_credential cr;
 	store_sad sad;
@@ -957,7 +1031,7 @@ static const char *sam_admin(const char *actor)
 	return actor != NULL && actor[0] != '\0' ? actor : "admin:unknown";
 }
 
-sam_status sam_keygen(sam *m, const sam_keygen_req *req, sam_keygen_res *res)
+static sam_status sam_local_keygen(sam *m, const sam_keygen_req *req, sam_keygen_res *res)
 {
 	store_credential cr;
 	store_user u;
@@ -1033,11 +1107,18 @@ sam_status sam_keygen(sam *m, const sam_keygen_req *req, sam_keygen_res *res)
 	}
 	snprintf(obj, sizeof(obj), "credential:%s", cr.id);
 	snprintf(label, sizeof(label), "cred-%s", cr.id);
-	if (kdf_hash(req->pin, req->pin_len, m->pol->kdf_log_n, cr.pin_hash, sizeof(cr.pin_hash)) !=
-	    0) {
-		st = SAM_E_INTERNAL;
-		why = "PIN hashing failed";
-		goto out;
+	{
+		char kdf[STORE_HASH_MAX];
+		int hv = kdf_hash(req->pin, req->pin_len, m->pol->kdf_log_n, kdf, sizeof(kdf));
+
+		if (hv == 0)
+			hv = sam_factor_seal_pin(m->hsm, cr.id, kdf, cr.pin_hash);
+		sec_zero(kdf, sizeof(kdf));
+		if (hv != 0) {
+			st = SAM_E_INTERNAL;
+			why = "PIN hashing or sealing failed";
+			goto out;
+		}
 	}
 	if (hsm_generate_keypair(m->hsm, &spec, kid, sizeof(kid), label, &pub) != HSM_OK ||
 	    pub == NULL) {
@@ -1103,8 +1184,8 @@ out:
 	return res->status = st;
 }
 
-sam_status sam_key_set_cert(sam *m, const char *credential_id, const uint8_t *der, size_t len,
-			    const char *actor)
+static sam_status sam_local_key_set_cert(sam *m, const char *credential_id, const uint8_t *der,
+					 size_t len, const char *actor)
 {
 	store_credential cr;
 	char obj[STORE_CRED_ID_MAX + 16];
@@ -1173,7 +1254,7 @@ out:
 	return st;
 }
 
-sam_status sam_key_destroy(sam *m, const char *credential_id, const char *actor)
+static sam_status sam_local_key_destroy(sam *m, const char *credential_id, const char *actor)
 {
 	store_credential cr;
 	char obj[STORE_CRED_ID_MAX + 16];
@@ -1222,8 +1303,8 @@ out:
 	return st;
 }
 
-sam_status sam_set_pin(sam *m, const char *credential_id, const char *pin, size_t pin_len,
-		       const char *actor)
+static sam_status sam_local_set_pin(sam *m, const char *credential_id, const char *pin,
+				    size_t pin_len, const char *actor)
 {
 	char obj[STORE_CRED_ID_MAX + 16];
 	char enc[STORE_HASH_MAX];
@@ -1239,10 +1320,18 @@ sam_status sam_set_pin(sam *m, const char *credential_id, const char *pin, size_
 		why = "{\"reason\":\"PIN of bad length\"}";
 		goto out;
 	}
-	if (kdf_hash(pin, pin_len, m->pol->kdf_log_n, enc, sizeof(enc)) != 0) {
-		st = SAM_E_INTERNAL;
-		why = "{\"reason\":\"PIN hashing failed\"}";
-		goto out;
+	{
+		char kdf[STORE_HASH_MAX];
+		int hv = kdf_hash(pin, pin_len, m->pol->kdf_log_n, kdf, sizeof(kdf));
+
+		if (hv == 0)
+			hv = sam_factor_seal_pin(m->hsm, credential_id, kdf, enc);
+		sec_zero(kdf, sizeof(kdf));
+		if (hv != 0) {
+			st = SAM_E_INTERNAL;
+			why = "{\"reason\":\"PIN hashing or sealing failed\"}";
+			goto out;
+		}
 	}
 	v = store_cred_set_pin(m->store, credential_id, enc);
 	sec_zero(enc, sizeof(enc));
@@ -1256,4 +1345,257 @@ out:
 		      st == SAM_OK ? "success" : "failure", why) != 0)
 		st = SAM_E_INTERNAL;
 	return st;
+}
+
+/* ---- TOTP seed enrollment ---- */
+
+#define SAM_OTP_SEED_MIN 16 /* RFC 4226: at least 128 bits */
+
+static sam_status sam_local_user_set_otp(sam *m, int64_t user_id, const uint8_t *seed, size_t len,
+					 const char *actor)
+{
+	store_user u;
+	uint8_t blob[STORE_OTPKEY_MAX];
+	size_t bloblen = 0;
+	char obj[STORE_NAME_MAX + 16];
+	const char *why = NULL;
+	sam_status st = SAM_OK;
+	int v;
+
+	memset(&u, 0, sizeof(u));
+	if (m == NULL || user_id <= 0 || (seed == NULL && len > 0))
+		return SAM_E_REQUEST;
+	snprintf(obj, sizeof(obj), "user:#%lld", (long long)user_id);
+	v = store_user_get_id(m->store, user_id, &u);
+	if (v != STORE_OK) {
+		st = v == STORE_NOTFOUND ? SAM_E_REQUEST : SAM_E_INTERNAL;
+		why = "{\"reason\":\"no such user\"}";
+		goto out;
+	}
+	snprintf(obj, sizeof(obj), "user:%s", u.name);
+	if (len > 0 && (len < SAM_OTP_SEED_MIN || len > SAM_FACTOR_SEED_MAX)) {
+		st = SAM_E_REQUEST;
+		why = "{\"reason\":\"OTP seed of bad length\"}";
+		goto out;
+	}
+	if (len > 0 && sam_factor_seal_otp(m->hsm, user_id, seed, len, blob, &bloblen) != 0) {
+		st = SAM_E_INTERNAL;
+		why = "{\"reason\":\"OTP seed sealing failed\"}";
+		goto out;
+	}
+	if (store_user_set_otp(m->store, user_id, blob, bloblen) != STORE_OK) {
+		st = SAM_E_INTERNAL;
+		why = "{\"reason\":\"store failure\"}";
+		goto out;
+	}
+	why = len > 0
+		  ? (m->hsm != NULL ? "{\"seed\":\"sealed\"}" : "{\"seed\":\"unsealed: no HSM\"}")
+		  : "{\"seed\":\"removed\"}";
+out:
+	if (audit_log(m->store, sam_admin(actor), "otp.set", obj,
+		      st == SAM_OK ? "success" : "failure", why) != 0)
+		st = SAM_E_INTERNAL;
+	sec_zero(blob, sizeof(blob));
+	sec_zero(&u, sizeof(u));
+	return st;
+}
+
+/* ---- migration of unsealed factor secrets ---- */
+
+int sam_seal_legacy(sam *m, size_t *n)
+{
+	store_user *users = NULL;
+	store_credential *creds = NULL;
+	size_t nu = 0, nc = 0, done = 0, i;
+	char det[96];
+	int rc = -1;
+
+	if (n != NULL)
+		*n = 0;
+	if (m == NULL || m->remote != NULL || m->hsm == NULL)
+		return -1;
+	if (store_user_list(m->store, &users, &nu) != STORE_OK)
+		goto out;
+	for (i = 0; i < nu; i++) {
+		uint8_t blob[STORE_OTPKEY_MAX];
+		size_t bloblen = 0;
+		int v;
+
+		if (users[i].otp_key_len == 0 ||
+		    sam_factor_otp_sealed(users[i].otp_key, users[i].otp_key_len))
+			continue;
+		v = users[i].otp_key_len <= SAM_FACTOR_SEED_MAX
+			? sam_factor_seal_otp(m->hsm, users[i].id, users[i].otp_key,
+					      users[i].otp_key_len, blob, &bloblen)
+			: -1;
+		if (v == 0)
+			v = store_user_set_otp(m->store, users[i].id, blob, bloblen) == STORE_OK
+				? 0
+				: -1;
+		sec_zero(blob, sizeof(blob));
+		if (v != 0)
+			goto out;
+		done++;
+	}
+	if (store_cred_list(m->store, 0, &creds, &nc) != STORE_OK)
+		goto out;
+	for (i = 0; i < nc; i++) {
+		char enc[STORE_HASH_MAX];
+		int v;
+
+		if (creds[i].pin_hash[0] == '\0' || sam_factor_pin_sealed(creds[i].pin_hash))
+			continue;
+		v = sam_factor_seal_pin(m->hsm, creds[i].id, creds[i].pin_hash, enc);
+		if (v == 0)
+			v = store_cred_set_pin(m->store, creds[i].id, enc) == STORE_OK ? 0 : -1;
+		sec_zero(enc, sizeof(enc));
+		if (v != 0)
+			goto out;
+		done++;
+	}
+	rc = 0;
+out:
+	snprintf(det, sizeof(det), "{\"sealed\":%zu}", done);
+	if (audit_log(m->store, "system", "factor.seal", "store", rc == 0 ? "success" : "failure",
+		      det) != 0)
+		rc = -1;
+	if (users != NULL) {
+		sec_zero(users, nu * sizeof(*users));
+		free(users);
+	}
+	if (creds != NULL) {
+		for (i = 0; i < nc; i++)
+			sec_zero(creds[i].pin_hash, sizeof(creds[i].pin_hash));
+		store_cred_list_free(creds, nc);
+	}
+	if (n != NULL)
+		*n = done;
+	return rc;
+}
+
+/* ---- time-stamping ---- */
+
+static int sam_local_tsa_respond(sam *m, const uint8_t *req, size_t reqlen, uint8_t **resp,
+				 size_t *resplen)
+{
+	int rc = -1;
+
+	pthread_mutex_lock(&m->tsa_mu);
+	if (m->tsa != NULL)
+		rc = tsa_respond(m->tsa, req, reqlen, resp, resplen);
+	pthread_mutex_unlock(&m->tsa_mu);
+	return rc;
+}
+
+static int sam_local_tsa_stamp(sam *m, hash_alg alg, const uint8_t *digest, size_t dlen,
+			       const char *nonce_hex, uint8_t **token, size_t *toklen)
+{
+	int rc = -1;
+
+	pthread_mutex_lock(&m->tsa_mu);
+	if (m->tsa != NULL)
+		rc = tsa_stamp(m->tsa, alg, digest, dlen, nonce_hex, token, toklen);
+	pthread_mutex_unlock(&m->tsa_mu);
+	return rc;
+}
+
+/* ---- the public functions: local decision, or a message to the SAM
+ * process (sam_client.c) ---- */
+
+sam_status sam_authorize(sam *m, const sam_authorize_req *req, sam_authorize_res *res)
+{
+	if (m != NULL && m->remote != NULL)
+		return sam_client_authorize(m->remote, req, res);
+	return sam_local_authorize(m, req, res);
+}
+
+sam_status sam_extend(sam *m, const sam_extend_req *req, sam_authorize_res *res)
+{
+	if (m != NULL && m->remote != NULL)
+		return sam_client_extend(m->remote, req, res);
+	return sam_local_extend(m, req, res);
+}
+
+sam_status sam_sign(sam *m, const sam_sign_req *req, sam_sign_res *res)
+{
+	if (m != NULL && m->remote != NULL)
+		return sam_client_sign(m->remote, req, res);
+	return sam_local_sign(m, req, res);
+}
+
+sam_status sam_keygen(sam *m, const sam_keygen_req *req, sam_keygen_res *res)
+{
+	if (m != NULL && m->remote != NULL)
+		return sam_client_keygen(m->remote, req, res);
+	return sam_local_keygen(m, req, res);
+}
+
+sam_status sam_key_set_cert(sam *m, const char *credential_id, const uint8_t *der, size_t len,
+			    const char *actor)
+{
+	if (m != NULL && m->remote != NULL)
+		return sam_client_key_set_cert(m->remote, credential_id, der, len, actor);
+	return sam_local_key_set_cert(m, credential_id, der, len, actor);
+}
+
+sam_status sam_key_destroy(sam *m, const char *credential_id, const char *actor)
+{
+	if (m != NULL && m->remote != NULL)
+		return sam_client_key_destroy(m->remote, credential_id, actor);
+	return sam_local_key_destroy(m, credential_id, actor);
+}
+
+sam_status sam_set_pin(sam *m, const char *credential_id, const char *pin, size_t pin_len,
+		       const char *actor)
+{
+	if (m != NULL && m->remote != NULL)
+		return sam_client_set_pin(m->remote, credential_id, pin, pin_len, actor);
+	return sam_local_set_pin(m, credential_id, pin, pin_len, actor);
+}
+
+sam_status sam_user_set_otp(sam *m, int64_t user_id, const uint8_t *seed, size_t len,
+			    const char *actor)
+{
+	if (m != NULL && m->remote != NULL)
+		return sam_client_user_set_otp(m->remote, user_id, seed, len, actor);
+	return sam_local_user_set_otp(m, user_id, seed, len, actor);
+}
+
+sam_status sam_verify_login(sam *m, const char *user, const char *pw, size_t pwlen,
+			    int64_t *user_id)
+{
+	if (user_id != NULL)
+		*user_id = 0;
+	if (m == NULL || user_id == NULL)
+		return SAM_E_REQUEST;
+	if (m->remote != NULL)
+		return sam_client_verify_login(m->remote, user, pw, pwlen, user_id);
+	return sam_login_verify(m->hsm, m->store, m->pol, m->strict, user, pw, pwlen, user_id);
+}
+
+int sam_tsa_respond(sam *m, const uint8_t *req, size_t reqlen, uint8_t **resp, size_t *resplen)
+{
+	if (resp != NULL)
+		*resp = NULL;
+	if (resplen != NULL)
+		*resplen = 0;
+	if (m == NULL || req == NULL || resp == NULL || resplen == NULL)
+		return -1;
+	if (m->remote != NULL)
+		return sam_client_tsa_respond(m->remote, req, reqlen, resp, resplen);
+	return sam_local_tsa_respond(m, req, reqlen, resp, resplen);
+}
+
+int sam_tsa_stamp(sam *m, hash_alg alg, const uint8_t *digest, size_t dlen, const char *nonce_hex,
+		  uint8_t **token, size_t *toklen)
+{
+	if (token != NULL)
+		*token = NULL;
+	if (toklen != NULL)
+		*toklen = 0;
+	if (m == NULL || token == NULL || toklen == NULL)
+		return -1;
+	if (m->remote != NULL)
+		return sam_client_tsa_stamp(m->remote, alg, digest, dlen, nonce_hex, token, toklen);
+	return sam_local_tsa_stamp(m, alg, digest, dlen, nonce_hex, token, toklen);
 }

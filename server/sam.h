@@ -17,8 +17,10 @@
 #include "oid.h"
 #include "policy.h"
 #include "store/store.h"
+#include "tsa.h"
 
 typedef struct sam sam;
+struct sam_client;
 
 typedef enum {
 	SAM_OK = 0,
@@ -44,6 +46,7 @@ const char *sam_status_name(sam_status st);
 #define SAM_SAD_MAX 64         /* SAD string, NUL included */
 #define SAM_MAX_HASHES 1024    /* hashes per request */
 #define SAM_SECRET_MAX 128     /* PIN / OTP bytes */
+#define SAM_PASSWORD_MAX 1024  /* auth/login password (+ OTP) bytes */
 
 typedef struct {
 	uint8_t v[HASH_MAX_LEN];
@@ -143,6 +146,31 @@ sam_status sam_key_destroy(sam *m, const char *credential_id, const char *actor)
 sam_status sam_set_pin(sam *m, const char *credential_id, const char *pin, size_t pin_len,
 		       const char *actor);
 
+/* ---- enrollment of a signer's TOTP seed (operator) ----
+ * Seals the seed under the HSM factor key (server/sam_factor.h) and stores
+ * it; len 0 removes the seed. Audited ("otp.set"). */
+sam_status sam_user_set_otp(sam *m, int64_t user_id, const uint8_t *seed, size_t len,
+			    const char *actor);
+
+/* ---- auth/login: password (+ login OTP) check, behind the SAM ----
+ * The factor secrets (TOTP seeds) are sealed in the HSM, so the check runs
+ * where the HSM is. When the user has login_otp, the last 6 characters of
+ * pw are the TOTP code. Counts failures and locks the account at the
+ * policy threshold; audits every failure ("login") and lockout. On SAM_OK
+ * *user_id is the user and the failure count is reset; the caller issues
+ * the tokens and audits the success.
+ * SAM_E_PIN: unknown user, wrong password or OTP, OTP reused or missing;
+ * SAM_E_LOCKED: the account is (now) locked; SAM_E_REQUEST: malformed;
+ * SAM_E_INTERNAL. */
+sam_status sam_verify_login(sam *m, const char *user, const char *pw, size_t pwlen,
+			    int64_t *user_id);
+
+/* ---- time-stamping with the TSA key in the HSM ----
+ * Same contracts as tsa_respond / tsa_stamp (tsa.h): 0, -1, (-2). */
+int sam_tsa_respond(sam *m, const uint8_t *req, size_t reqlen, uint8_t **resp, size_t *resplen);
+int sam_tsa_stamp(sam *m, hash_alg alg, const uint8_t *digest, size_t dlen, const char *nonce_hex,
+		  uint8_t **token, size_t *toklen);
+
 /* ---- lifetime ---- */
 typedef struct {
 	hsm *hsm;
@@ -150,7 +178,25 @@ typedef struct {
 	const policy *policy;
 } sam_deps;
 
+/* A local SAM: the decisions are taken in this process, with deps. */
 int sam_new(const sam_deps *deps, sam **out);
+/* A remote SAM: every function above is sent to a SAM process through the
+ * client (server/sam_client.h); the sam owns the client. */
+int sam_new_remote(struct sam_client *c, sam **out);
 void sam_free(sam *m);
+bool sam_is_remote(const sam *m);
+/* The client of a remote SAM (NULL for a local one). */
+struct sam_client *sam_remote(sam *m);
+
+/* Local SAM only. The TSA served by sam_tsa_* (not owned; NULL: none). */
+void sam_set_tsa(sam *m, tsa *t);
+/* Local SAM only. strict: refuse factor secrets stored unsealed (legacy
+ * rows from before sealing). Default false; a SAM without HSM is never
+ * strict. See docs/threat-model.md. */
+void sam_set_strict(sam *m, bool strict);
+/* Local SAM only: seal every unsealed PIN verifier and TOTP seed in the
+ * store (a one-off migration for a database from before sealing). *n
+ * receives the number of values sealed. 0 or -1. */
+int sam_seal_legacy(sam *m, size_t *n);
 
 #endif

@@ -158,6 +158,7 @@ enum sq_stmt_id {
 	SQ_AUDIT_ITER,
 	SQ_META_GET,
 	SQ_META_SET,
+	SQ_USER_SET_OTP,
 	SQ_NSTMT
 };
 
@@ -216,6 +217,7 @@ static const char *const sq_sql[SQ_NSTMT] = {
     [SQ_META_GET] = "SELECT value FROM meta WHERE key=?",
     [SQ_META_SET] = "INSERT INTO meta(key,value) VALUES(?1,?2)"
 		    " ON CONFLICT(key) DO UPDATE SET value=?2",
+    [SQ_USER_SET_OTP] = "UPDATE users SET otp_key=?2 WHERE id=?1",
 };
 
 typedef struct sq_conn {
@@ -294,9 +296,11 @@ static sq_conn *sq_conn_open(const char *path)
 	 * second process opening it at the same moment may hold: retry. */
 	{
 		int64_t deadline = sq_now_ms() + SQ_BUSY_MS;
+		/* SQLITE_PROTOCOL: a transient WAL-index race with another
+		 * process opening the same database (cisresd's SAM process). */
 		while ((rc = sqlite3_exec(c->db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL)) !=
 			   SQLITE_OK &&
-		       sq_is_busy(rc) && sq_now_ms() < deadline)
+		       (sq_is_busy(rc) || (rc & 0xff) == SQLITE_PROTOCOL) && sq_now_ms() < deadline)
 			usleep(5000);
 		if (rc != SQLITE_OK) {
 			log_err("store: cannot enable WAL: %s", sqlite3_errmsg(c->db));
@@ -306,7 +310,10 @@ static sq_conn *sq_conn_open(const char *path)
 	}
 	if (sq_exec(c->db, "PRAGMA synchronous=FULL") != 0 ||
 	    sq_exec(c->db, "PRAGMA foreign_keys=ON") != 0 ||
-	    sq_exec(c->db, "PRAGMA trusted_schema=OFF") != 0) {
+	    sq_exec(c->db, "PRAGMA trusted_schema=OFF") != 0 ||
+	    /* Overwritten and deleted values (secrets replaced, SADs spent)
+	     * are zeroed in the file, not left in free space. */
+	    sq_exec(c->db, "PRAGMA secure_delete=ON") != 0) {
 		sq_conn_close(c);
 		return NULL;
 	}
@@ -848,6 +855,33 @@ static int sq_user_set_password(void *be, int64_t id, const char *pw_hash)
 	if (!sq_text_ok(pw_hash, STORE_HASH_MAX))
 		return STORE_ERR;
 	return sq_simple_id(be, SQ_USER_SET_PW, id, pw_hash, 0, false);
+}
+
+static int sq_user_set_otp(void *be, int64_t id, const uint8_t *otp_key, size_t len)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (len > STORE_OTPKEY_MAX || (otp_key == NULL && len > 0))
+		return STORE_ERR;
+	SQ_CONN(be);
+	s = sq_stmt(c, SQ_USER_SET_OTP);
+	if (s == NULL) {
+		rc = STORE_ERR;
+		goto out;
+	}
+	sqlite3_bind_int64(s, 1, id);
+	if (len > 0)
+		sqlite3_bind_blob(s, 2, otp_key, (int)len, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(s, 2);
+	rc = sq_write_rc(c, sqlite3_step(s));
+	if (rc == STORE_OK && sqlite3_changes(c->db) == 0)
+		rc = STORE_NOTFOUND;
+	sq_done(s);
+out:
+	sq_put(st, c);
+	return rc;
 }
 
 static int sq_user_reset_failures(void *be, int64_t id)
@@ -1851,4 +1885,5 @@ const store_ops store_sqlite_ops = {
     .audit_head = sq_audit_head,
     .meta_get = sq_meta_get,
     .meta_set = sq_meta_set,
+    .user_set_otp = sq_user_set_otp,
 };

@@ -97,6 +97,12 @@ int store_user_set_password(store *s, int64_t id, const char *pw_hash)
 	return s->ops->user_set_password(s->be, id, pw_hash);
 }
 
+int store_user_set_otp(store *s, int64_t id, const uint8_t *otp_key, size_t len)
+{
+	STORE_CHECK((otp_key != NULL || len == 0) && len <= STORE_OTPKEY_MAX);
+	return s->ops->user_set_otp(s->be, id, otp_key, len);
+}
+
 int store_user_fail(store *s, int64_t id, int threshold, int *failures, bool *locked)
 {
 	STORE_CHECK(true);

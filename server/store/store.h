@@ -28,7 +28,7 @@ void store_close(store *s);
 #define STORE_NAME_MAX 64
 #define STORE_TEXT_MAX 256
 #define STORE_HASH_MAX 256 /* encoded KDF string */
-#define STORE_OTPKEY_MAX 64
+#define STORE_OTPKEY_MAX 128 /* a sealed TOTP seed (server/sam_factor.h) */
 
 typedef struct {
 	int64_t id;
@@ -36,7 +36,7 @@ typedef struct {
 	char display[STORE_TEXT_MAX];    /* certificate CN */
 	char email[STORE_TEXT_MAX];      /* may be empty */
 	char pw_hash[STORE_HASH_MAX];    /* kdf_hash() output */
-	uint8_t otp_key[STORE_OTPKEY_MAX]; /* TOTP seed (raw); otp_key_len 0 = none */
+	uint8_t otp_key[STORE_OTPKEY_MAX]; /* TOTP seed, sealed by the SAM (opaque here); 0 = none */
 	size_t otp_key_len;
 	bool login_otp;                  /* auth/login needs password + OTP */
 	int64_t otp_last_step;           /* highest TOTP step accepted (replay) */
@@ -51,6 +51,9 @@ int store_user_get_id(store *s, int64_t id, store_user *out);
 int store_user_list(store *s, store_user **out, size_t *n); /* free() the array */
 int store_user_del(store *s, int64_t id);
 int store_user_set_password(store *s, int64_t id, const char *pw_hash);
+/* Replace the stored TOTP seed (an opaque value, sealed by the SAM); len 0
+ * removes it. */
+int store_user_set_otp(store *s, int64_t id, const uint8_t *otp_key, size_t len);
 /* Record a password failure: failures += 1, locked when it reaches
  * threshold. Returns the new failure count in *failures and lock state. */
 int store_user_fail(store *s, int64_t id, int threshold, int *failures, bool *locked);

@@ -53,6 +53,8 @@ typedef struct store_ops {
 
 	int (*meta_get)(void *be, const char *key, char *out, size_t cap);
 	int (*meta_set)(void *be, const char *key, const char *value);
+
+	int (*user_set_otp)(void *be, int64_t id, const uint8_t *otp_key, size_t len);
 } store_ops;
 
 struct store {

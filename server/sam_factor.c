@@ -1,0 +1,180 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Factor secrets at rest, sealed under the HSM-held factor key. */
+#include "sam_factor.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "b64.h"
+#include "log.h"
+#include "secmem.h"
+
+#define SAM_FACTOR_AAD_MAX 160
+#define SAM_FACTOR_PREFIX_LEN (sizeof(SAM_FACTOR_PIN_PREFIX) - 1)
+/* Largest blob that fits the text column once base64-encoded. */
+#define SAM_FACTOR_PIN_BLOB_MAX (((STORE_HASH_MAX - 1 - SAM_FACTOR_PREFIX_LEN) / 4) * 3)
+
+static int sam_factor_aad_pin(const char *cred_id, char *aad, size_t cap, size_t *len)
+{
+	int n = snprintf(aad, cap, "cisres:credential:%s:pin_hash", cred_id);
+
+	if (n < 0 || (size_t)n >= cap)
+		return -1;
+	*len = (size_t)n;
+	return 0;
+}
+
+static int sam_factor_aad_otp(int64_t user_id, char *aad, size_t cap, size_t *len)
+{
+	int n = snprintf(aad, cap, "cisres:user:%" PRId64 ":otp_key", user_id);
+
+	if (n < 0 || (size_t)n >= cap)
+		return -1;
+	*len = (size_t)n;
+	return 0;
+}
+
+bool sam_factor_pin_sealed(const char *stored)
+{
+	return stored != NULL && strncmp(stored, SAM_FACTOR_PIN_PREFIX, SAM_FACTOR_PREFIX_LEN) == 0;
+}
+
+bool sam_factor_otp_sealed(const uint8_t *stored, size_t len)
+{
+	return hsm_secret_is_sealed(stored, len);
+}
+
+int sam_factor_seal_pin(hsm *h, const char *cred_id, const char *kdf, char out[STORE_HASH_MAX])
+{
+	uint8_t blob[SAM_FACTOR_PIN_BLOB_MAX];
+	char aad[SAM_FACTOR_AAD_MAX];
+	size_t aadlen, kdflen, bloblen = 0, enclen;
+	char *enc = NULL;
+	int rc = -1;
+
+	if (cred_id == NULL || kdf == NULL || out == NULL)
+		return -1;
+	kdflen = strnlen(kdf, STORE_HASH_MAX);
+	if (kdflen == 0 || kdflen >= STORE_HASH_MAX)
+		return -1;
+	if (h == NULL) {
+		memcpy(out, kdf, kdflen + 1);
+		return 0;
+	}
+	if (sam_factor_aad_pin(cred_id, aad, sizeof(aad), &aadlen) != 0 ||
+	    kdflen + HSM_SECRET_OVERHEAD > sizeof(blob))
+		return -1;
+	if (hsm_secret_seal(h, (const uint8_t *)aad, aadlen, (const uint8_t *)kdf, kdflen, blob,
+			    sizeof(blob), &bloblen) != HSM_OK)
+		goto out;
+	enc = b64_encode(blob, bloblen);
+	if (enc == NULL)
+		goto out;
+	enclen = strlen(enc);
+	if (SAM_FACTOR_PREFIX_LEN + enclen >= STORE_HASH_MAX)
+		goto out;
+	memcpy(out, SAM_FACTOR_PIN_PREFIX, SAM_FACTOR_PREFIX_LEN);
+	memcpy(out + SAM_FACTOR_PREFIX_LEN, enc, enclen + 1);
+	rc = 0;
+out:
+	free(enc); /* ciphertext only */
+	sec_zero(blob, sizeof(blob));
+	return rc;
+}
+
+sam_factor_rc sam_factor_open_pin(hsm *h, bool strict, const char *cred_id, const char *stored,
+				  char out[STORE_HASH_MAX])
+{
+	uint8_t blob[SAM_FACTOR_PIN_BLOB_MAX + 4];
+	char aad[SAM_FACTOR_AAD_MAX];
+	size_t aadlen, slen, bloblen = 0, plen = 0;
+	sam_factor_rc rc = SAM_FACTOR_BAD;
+	int v;
+
+	if (cred_id == NULL || stored == NULL || out == NULL)
+		return SAM_FACTOR_ERROR;
+	out[0] = '\0';
+	slen = strnlen(stored, STORE_HASH_MAX);
+	if (slen == 0 || slen >= STORE_HASH_MAX)
+		return SAM_FACTOR_BAD;
+	if (!sam_factor_pin_sealed(stored)) {
+		if (strict && h != NULL)
+			return SAM_FACTOR_LEGACY_REFUSED;
+		memcpy(out, stored, slen + 1);
+		return SAM_FACTOR_OK;
+	}
+	if (h == NULL)
+		return SAM_FACTOR_ERROR; /* sealed, but no HSM to open it */
+	if (sam_factor_aad_pin(cred_id, aad, sizeof(aad), &aadlen) != 0)
+		return SAM_FACTOR_ERROR;
+	if (b64_decode_buf(stored + SAM_FACTOR_PREFIX_LEN, slen - SAM_FACTOR_PREFIX_LEN, blob,
+			   sizeof(blob), &bloblen) != 0)
+		return SAM_FACTOR_BAD;
+	v = hsm_secret_open(h, (const uint8_t *)aad, aadlen, blob, bloblen, (uint8_t *)out,
+			    STORE_HASH_MAX - 1, &plen);
+	if (v == HSM_OK && plen > 0 && plen < STORE_HASH_MAX && memchr(out, '\0', plen) == NULL) {
+		out[plen] = '\0';
+		rc = SAM_FACTOR_OK;
+	} else {
+		rc = v == HSM_ERR_INPUT || v == HSM_OK ? SAM_FACTOR_BAD : SAM_FACTOR_ERROR;
+		sec_zero(out, STORE_HASH_MAX);
+	}
+	sec_zero(blob, sizeof(blob));
+	return rc;
+}
+
+int sam_factor_seal_otp(hsm *h, int64_t user_id, const uint8_t *seed, size_t len,
+			uint8_t out[STORE_OTPKEY_MAX], size_t *outlen)
+{
+	char aad[SAM_FACTOR_AAD_MAX];
+	size_t aadlen;
+
+	if (seed == NULL || out == NULL || outlen == NULL || len == 0 || user_id <= 0)
+		return -1;
+	*outlen = 0;
+	if (h == NULL) {
+		if (len > STORE_OTPKEY_MAX)
+			return -1;
+		memcpy(out, seed, len);
+		*outlen = len;
+		return 0;
+	}
+	if (len > SAM_FACTOR_SEED_MAX ||
+	    sam_factor_aad_otp(user_id, aad, sizeof(aad), &aadlen) != 0)
+		return -1;
+	return hsm_secret_seal(h, (const uint8_t *)aad, aadlen, seed, len, out, STORE_OTPKEY_MAX,
+			       outlen) == HSM_OK
+		   ? 0
+		   : -1;
+}
+
+sam_factor_rc sam_factor_open_otp(hsm *h, bool strict, int64_t user_id, const uint8_t *stored,
+				  size_t len, uint8_t out[STORE_OTPKEY_MAX], size_t *outlen)
+{
+	char aad[SAM_FACTOR_AAD_MAX];
+	size_t aadlen;
+	int v;
+
+	if (stored == NULL || out == NULL || outlen == NULL || len == 0 || len > STORE_OTPKEY_MAX)
+		return SAM_FACTOR_ERROR;
+	*outlen = 0;
+	if (!sam_factor_otp_sealed(stored, len)) {
+		if (strict && h != NULL)
+			return SAM_FACTOR_LEGACY_REFUSED;
+		memcpy(out, stored, len);
+		*outlen = len;
+		return SAM_FACTOR_OK;
+	}
+	if (h == NULL)
+		return SAM_FACTOR_ERROR;
+	if (sam_factor_aad_otp(user_id, aad, sizeof(aad), &aadlen) != 0)
+		return SAM_FACTOR_ERROR;
+	v = hsm_secret_open(h, (const uint8_t *)aad, aadlen, stored, len, out, STORE_OTPKEY_MAX,
+			    outlen);
+	if (v == HSM_OK && *outlen > 0)
+		return SAM_FACTOR_OK;
+	*outlen = 0;
+	return v == HSM_ERR_INPUT ? SAM_FACTOR_BAD : SAM_FACTOR_ERROR;
+}

@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The SAM's factor secrets at rest: credential PIN verifiers
+ * (credentials.pin_hash) and TOTP seeds (users.otp_key), sealed with
+ * hsm_secret_seal under the HSM-held factor key. The AAD names the row and
+ * the field ("cisres:credential:<id>:pin_hash", "cisres:user:<id>:otp_key"),
+ * so that a sealed value copied to another row or field does not open.
+ *
+ * Stored forms:
+ *   pin_hash: "$hsm1$" + base64(blob)         (sealed)
+ *             "$scrypt$..."                    (legacy, unsealed)
+ *   otp_key:  blob (magic "CSF1" ...)          (sealed)
+ *             raw seed bytes                   (legacy, unsealed)
+ * Legacy values are accepted only when strict is false (a database from
+ * before sealing, or a SAM without an HSM); a strict SAM refuses them. */
+#ifndef CISRES_SAM_FACTOR_H
+#define CISRES_SAM_FACTOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hsm.h"
+#include "store/store.h"
+
+#define SAM_FACTOR_PIN_PREFIX "$hsm1$"
+#define SAM_FACTOR_SEED_MAX (STORE_OTPKEY_MAX - HSM_SECRET_OVERHEAD) /* raw TOTP seed */
+
+typedef enum {
+	SAM_FACTOR_OK = 0,
+	SAM_FACTOR_LEGACY_REFUSED, /* unsealed value and strict */
+	SAM_FACTOR_BAD,		   /* does not open (tampered, moved, other key) */
+	SAM_FACTOR_ERROR,	   /* HSM or internal failure */
+} sam_factor_rc;
+
+/* PIN verifier (a kdf_hash() string) -> stored form. With h == NULL the
+ * verifier is stored unsealed (a SAM without an HSM: tests, tools). */
+int sam_factor_seal_pin(hsm *h, const char *cred_id, const char *kdf, char out[STORE_HASH_MAX]);
+/* Stored form -> the kdf_hash() string (out, NUL-terminated). */
+sam_factor_rc sam_factor_open_pin(hsm *h, bool strict, const char *cred_id, const char *stored,
+				  char out[STORE_HASH_MAX]);
+
+/* TOTP seed -> stored form (out has STORE_OTPKEY_MAX bytes). */
+int sam_factor_seal_otp(hsm *h, int64_t user_id, const uint8_t *seed, size_t len,
+			uint8_t out[STORE_OTPKEY_MAX], size_t *outlen);
+/* Stored form -> seed (out has STORE_OTPKEY_MAX bytes). */
+sam_factor_rc sam_factor_open_otp(hsm *h, bool strict, int64_t user_id, const uint8_t *stored,
+				  size_t len, uint8_t out[STORE_OTPKEY_MAX], size_t *outlen);
+
+/* Is a stored value sealed? */
+bool sam_factor_pin_sealed(const char *stored);
+bool sam_factor_otp_sealed(const uint8_t *stored, size_t len);
+
+#endif
