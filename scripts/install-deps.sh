@@ -31,8 +31,9 @@ BUILD_PKGS="build-essential cmake pkg-config clang clang-format
 # The HSM and the PKCS#11 tooling.
 HSM_PKGS="softhsm2 opensc p11-kit p11-kit-modules gnutls-bin libnss3-tools"
 # Test peers: independent verifiers and real client applications.
-TEST_PKGS="openssl curl oathtool sqlite3 valgrind python3 procps psmisc
-	poppler-utils default-jdk-headless osslsigncode libengine-pkcs11-openssl"
+TEST_PKGS="openssl curl oathtool sqlite3 valgrind python3 python3-cryptography procps psmisc
+	util-linux xxd zip unzip poppler-utils default-jdk-headless osslsigncode
+	libengine-pkcs11-openssl chromium libreoffice-writer-nogui python3-uno"
 
 stamp=/var/lib/apt/periodic/cisres-update-stamp
 if [ "$need_backports" -eq 1 ] || [ ! -f "$stamp" ] ||
