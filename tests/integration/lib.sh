@@ -153,6 +153,7 @@ cisres_start_server() {
 	export CISRES_TMP CISRES_STATE
 	trap cisres_cleanup EXIT
 	port=$(cisres_free_port)
+	: >"$CISRES_TMP/server.out"
 	"$CISRES_BUILD/cisresd" --state-dir "$CISRES_STATE" --listen "127.0.0.1:$port" \
 		--foreground "$@" >"$CISRES_TMP/server.out" 2>"$CISRES_TMP/server.log" &
 	CISRES_SERVER_PID=$!
