@@ -560,7 +560,7 @@ int ca_open(hsm *h, const char *dir, ca **out)
 	ca *c;
 
 	*out = NULL;
-	if (h == NULL || dir == NULL)
+	if (dir == NULL)
 		return -1;
 	c = calloc(1, sizeof(*c));
 	if (c == NULL)
@@ -584,6 +584,13 @@ int ca_open(hsm *h, const char *dir, ca **out)
 		goto fail;
 	}
 	c->org = subject_org(c->issuing);
+	if (h == NULL) {
+		/* Certificates only: no key is bound, nothing can be issued. */
+		if (c->org == NULL)
+			goto fail;
+		*out = c;
+		return 0;
+	}
 	c->issuing_key = hsm_pkey_new(h, KEYID(CA_ISSUING_KEY_ID));
 	c->tsa_key = hsm_pkey_new(h, KEYID(CA_TSA_KEY_ID));
 	if (c->org == NULL || c->issuing_key == NULL || c->tsa_key == NULL) {
@@ -676,7 +683,8 @@ int ca_issue_signer(ca *c, EVP_PKEY *pub, const char *cn, const char *email, int
 		*der = NULL;
 	if (derlen != NULL)
 		*derlen = 0;
-	if (c == NULL || pub == NULL || cn == NULL || der == NULL || derlen == NULL)
+	if (c == NULL || c->issuing_key == NULL || pub == NULL || cn == NULL || der == NULL ||
+	    derlen == NULL)
 		return -1;
 	if (*cn == '\0' || strlen(cn) > CA_CN_MAX || days <= 0 || days > CA_SIGNER_DAYS_MAX ||
 	    (email != NULL && !email_ok(email))) {
@@ -818,8 +826,8 @@ int ca_issue_tls_server(ca *c, const char *sans, const char *cert_path, const ch
 	long klen;
 	int ret = -1;
 
-	if (c == NULL || sans == NULL || cert_path == NULL || key_path == NULL ||
-	    strlen(sans) > CA_SANS_MAX)
+	if (c == NULL || c->issuing_key == NULL || sans == NULL || cert_path == NULL ||
+	    key_path == NULL || strlen(sans) > CA_SANS_MAX)
 		return -1;
 	gens = parse_sans(sans, cn, sizeof(cn));
 	if (gens == NULL || cn[0] == '\0') {

@@ -25,7 +25,9 @@ typedef struct ca ca;
  * issuing (EC P-384, 10 y), TSA (EC P-256, 5 y, EKU timeStamping critical).
  * org: the O= of the subjects. */
 int ca_bootstrap(hsm *h, const char *dir, const char *org);
-/* Load the certificates from DIR and bind them to their HSM keys. */
+/* Load the certificates from DIR and bind them to their HSM keys. With
+ * h == NULL (the HTTP process) only the certificates are loaded and
+ * checked; issuing then fails. */
 int ca_open(hsm *h, const char *dir, ca **out);
 void ca_free(ca *c);
 

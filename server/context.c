@@ -518,6 +518,7 @@ int ctx_open(context *ctx, const server_config *cfg)
 		log_err("cannot set up the SAM");
 		goto fail;
 	}
+	sam_set_tsa(ctx->sam, ctx->tsa);
 	return 0;
 fail:
 	ctx_close(ctx);

@@ -10,22 +10,31 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "context.h"
 #include "http.h"
 #include "log.h"
+#include "privsep.h"
+#include "sam_spawn.h"
 
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: cisresd --state-dir DIR [--listen HOST:PORT] [--config FILE] "
 		"[--foreground]\n"
-		"       cisresd --config FILE [--listen HOST:PORT] [--foreground]\n"
+		"               [--user NAME] [--no-privsep]\n"
+		"       cisresd --config FILE [--listen HOST:PORT] [--foreground] ...\n"
 		"\n"
 		"  --state-dir DIR     embedded default: HSM token, store, CA and TLS files in\n"
 		"                      DIR, created on first start\n"
 		"  --config FILE       INI configuration (see cisresd(8)); overlays the defaults\n"
 		"  --listen HOST:PORT  address to serve on (default 127.0.0.1:8443)\n"
 		"  --foreground        stay attached to the terminal (for systemd and tests)\n"
+		"  --user NAME         when started as root, run the HTTP and SAM processes as\n"
+		"                      NAME (default: \"" PRIVSEP_DEFAULT_USER
+		"\" when that user exists)\n"
+		"  --no-privsep        run the SAM (HSM session, factor secrets) inside the HTTP\n"
+		"                      process: for debugging only\n"
 		"  --version           print the version\n");
 }
 
@@ -72,18 +81,104 @@ static void main_notify(int *fd, char st)
 	}
 }
 
+/* Privilege separation: the SAM — the HSM session, the HSM PIN and every
+ * factor secret — runs in its own process (sam_spawn.h); this process opens
+ * the store and a client of it, and the CA certificates only. Called before
+ * any thread is started and before the store or the TLS key is opened. */
+static int main_open_privsep(server_config *cfg, const char *user, context *ctx, pid_t *mon)
+{
+	static const uint8_t probe[32];
+	sam_spawn_opts so;
+	sam *samc = NULL;
+	uint8_t *tok = NULL;
+	size_t toklen = 0;
+	int rc;
+
+	memset(ctx, 0, sizeof(*ctx));
+	*mon = 0;
+	/* In a child: this process never loads the PKCS#11 module. */
+	if (cfg->state_dir[0] != '\0' && sam_spawn_bootstrap(cfg) != 0) {
+		log_err("cannot set up the state directory %s", cfg->state_dir);
+		return -1;
+	}
+	memset(&so, 0, sizeof(so));
+	so.user = user;
+	so.seal_legacy = true;
+	so.strict = false;
+	if (sam_spawn_ex(cfg, &so, &samc, mon) != 0) {
+		log_err("cannot start the SAM process");
+		return -1;
+	}
+	/* Start-up check, end to end: a time-stamp from the SAM process (HSM
+	 * session and TSA key). Fails when the SAM process cannot start. */
+	rc = sam_tsa_stamp(samc, HASH_SHA256, probe, sizeof(probe), NULL, &tok, &toklen);
+	free(tok);
+	if (rc != 0) {
+		log_err("the SAM process is not working (see its messages above)");
+		goto fail;
+	}
+	if (sam_main_front_open(cfg, samc, ctx) != 0)
+		goto fail;
+	samc = NULL; /* owned by ctx now */
+	if (ca_open(NULL, cfg->ca_dir, &ctx->ca) != 0) {
+		log_err("cannot load the CA certificates from %s", cfg->ca_dir);
+		goto fail;
+	}
+	log_info("SAM process %ld started", (long)sam_spawn_server_pid(ctx->sam));
+	return 0;
+fail:
+	if (samc != NULL)
+		sam_free(samc);
+	ctx_close(ctx);
+	(void)sam_spawn_wait(*mon, 5000);
+	*mon = 0;
+	return -1;
+}
+
+static int main_open(server_config *cfg, bool privsep, const char *user, context *ctx, pid_t *mon)
+{
+	*mon = 0;
+	if (privsep) {
+		if (main_open_privsep(cfg, user, ctx, mon) != 0)
+			return -1;
+	} else {
+		log_warn("--no-privsep: the HSM session and the factor secrets are in the HTTP "
+			 "process");
+		if (cfg->state_dir[0] != '\0' && ctx_bootstrap(cfg) != 0) {
+			log_err("cannot set up the state directory %s", cfg->state_dir);
+			return -1;
+		}
+		if (ctx_open(ctx, cfg) != 0)
+			return -1;
+	}
+	auth_set_sam(ctx->sam);
+	return 0;
+}
+
+static void main_close(context *ctx, pid_t mon)
+{
+	auth_set_sam(NULL);
+	ctx_close(ctx); /* frees the SAM client: the monitor ends the SAM process */
+	if (mon > 0)
+		(void)sam_spawn_wait(mon, 5000);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {{"state-dir", required_argument, NULL, 's'},
 						 {"listen", required_argument, NULL, 'l'},
 						 {"config", required_argument, NULL, 'c'},
 						 {"foreground", no_argument, NULL, 'f'},
+						 {"user", required_argument, NULL, 'u'},
+						 {"no-privsep", no_argument, NULL, 'P'},
 						 {"help", no_argument, NULL, 'h'},
 						 {"version", no_argument, NULL, 'V'},
 						 {NULL, 0, NULL, 0}};
 	const char *state_dir = NULL, *listen = NULL, *config = NULL;
 	const char *dbg = getenv("CISRES_DEBUG");
-	bool foreground = false;
+	const char *user = NULL;
+	bool foreground = false, privsep = true;
+	pid_t sam_mon = 0;
 	server_config cfg;
 	context ctx;
 	http_server *srv = NULL;
@@ -91,7 +186,7 @@ int main(int argc, char **argv)
 	int opt, sig = 0, notify_fd = -1;
 	char err[512];
 
-	while ((opt = getopt_long(argc, argv, "s:l:c:fhV", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "s:l:c:fu:PhV", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 's':
 			state_dir = optarg;
@@ -104,6 +199,12 @@ int main(int argc, char **argv)
 			break;
 		case 'f':
 			foreground = true;
+			break;
+		case 'u':
+			user = optarg;
+			break;
+		case 'P':
+			privsep = false;
 			break;
 		case 'h':
 			usage(stdout);
@@ -154,18 +255,21 @@ int main(int argc, char **argv)
 	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
-	if (cfg.state_dir[0] != '\0' && ctx_bootstrap(&cfg) != 0) {
-		log_err("cannot set up the state directory %s", cfg.state_dir);
-		main_notify(&notify_fd, 1);
-		return 1;
-	}
-	if (ctx_open(&ctx, &cfg) != 0) {
+	if (main_open(&cfg, privsep, user, &ctx, &sam_mon) != 0) {
 		log_err("cannot open the service");
 		main_notify(&notify_fd, 1);
 		return 1;
 	}
 	if (http_start(&ctx, &srv) != 0) {
-		ctx_close(&ctx);
+		main_close(&ctx, sam_mon);
+		main_notify(&notify_fd, 1);
+		return 1;
+	}
+	/* Listeners bound and the TLS key loaded: root is not needed any more. */
+	if (privsep && privsep_drop(user) < 0) {
+		log_err("cannot switch to the user %s", user != NULL ? user : PRIVSEP_DEFAULT_USER);
+		http_stop(srv);
+		main_close(&ctx, sam_mon);
 		main_notify(&notify_fd, 1);
 		return 1;
 	}
@@ -186,7 +290,7 @@ int main(int argc, char **argv)
 	}
 	log_info("signal %d: stopping", sig);
 	http_stop(srv);
-	ctx_close(&ctx);
+	main_close(&ctx, sam_mon);
 	log_info("stopped");
 	return 0;
 }

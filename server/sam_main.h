@@ -33,8 +33,9 @@ int sam_main_run(const server_config *cfg, const sam_spawn_opts *o, int chan, bo
 
 /* HTTP side, in place of ctx_open: the store and the client of the SAM
  * process (taken over: freed by ctx_close); no HSM, no CA keys, no TSA
- * (time-stamps come through sam_tsa_*). ctx->ca stays NULL (ca_open needs
- * the HSM: see the report / docs/threat-model.md). 0 or -1. */
+ * (time-stamps come through sam_tsa_*). The caller opens ctx->ca with
+ * ca_open(NULL, ...): certificates only, for the chains the API returns.
+ * 0 or -1. */
 int sam_main_front_open(const server_config *cfg, sam *client, context *ctx);
 
 #endif

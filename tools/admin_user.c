@@ -119,15 +119,14 @@ static int password_get(admin_secret *pw, const char *file, const char *env_var,
 
 /* ---- user add ---- */
 
-static char *add_detail(const store_user *u, bool generated)
+static char *add_detail(const store_user *u, bool totp, bool generated)
 {
 	cJSON *o = cJSON_CreateObject();
 	char *s = NULL;
 
 	if (o != NULL && json_add_string(o, "display", u->display) &&
 	    (u->email[0] == '\0' || json_add_string(o, "email", u->email)) &&
-	    json_add_bool(o, "totp", u->otp_key_len > 0) &&
-	    json_add_bool(o, "login_otp", u->login_otp) &&
+	    json_add_bool(o, "totp", totp) && json_add_bool(o, "login_otp", u->login_otp) &&
 	    json_add_string(o, "password", generated ? "generated" : "set"))
 		s = json_print(o);
 	cJSON_Delete(o);
@@ -156,6 +155,8 @@ static int cmd_add(admin_env *env, int argc, char **argv)
 	store_user u;
 	char object[STORE_TEXT_MAX];
 	char *b32 = NULL, *uri = NULL, *detail = NULL;
+	uint8_t seed[TOTP_KEY_LEN] = {0};
+	size_t seedlen = 0;
 	int ret = ADMIN_FAIL;
 
 	if (admin_opt_parse(argc, argv, opts, pos, 1, &npos) != 0)
@@ -198,7 +199,9 @@ static int cmd_add(admin_env *env, int argc, char **argv)
 
 	if (password_get(&pw, pw_file, pw_env, pw_stdin, false) != 0)
 		goto out;
-	if (admin_open_store(env) != 0)
+	/* A TOTP seed is sealed under the HSM factor key by the SAM: that needs
+	 * the HSM (a local SAM, ctx_open). */
+	if ((no_otp ? admin_open_store(env) : admin_open_full(env)) != 0)
 		goto out;
 	store_user existing;
 	int grc = store_user_get(env->store, name, &existing);
@@ -212,19 +215,19 @@ static int cmd_add(admin_env *env, int argc, char **argv)
 		goto out;
 	}
 	if (!no_otp) {
-		if (sec_random(u.otp_key, TOTP_KEY_LEN) != 0) {
+		if (sec_random(seed, TOTP_KEY_LEN) != 0) {
 			admin_err("random generator failure");
 			goto out;
 		}
-		u.otp_key_len = TOTP_KEY_LEN;
-		b32 = b32_encode(u.otp_key, u.otp_key_len);
-		uri = totp_uri(TOTP_ISSUER, name, u.otp_key, u.otp_key_len);
+		seedlen = TOTP_KEY_LEN;
+		b32 = b32_encode(seed, seedlen);
+		uri = totp_uri(TOTP_ISSUER, name, seed, seedlen);
 		if (b32 == NULL || uri == NULL) {
 			admin_err("cannot encode the TOTP secret");
 			goto out;
 		}
 	}
-	detail = add_detail(&u, pw.generated);
+	detail = add_detail(&u, seedlen > 0, pw.generated);
 	int rc = store_user_add(env->store, &u);
 	if (rc != STORE_OK) {
 		admin_err(rc == STORE_EXISTS ? "user '%s' exists already"
@@ -233,6 +236,17 @@ static int cmd_add(admin_env *env, int argc, char **argv)
 		admin_audit_record(env, "user.add", object, "failure",
 				   rc == STORE_EXISTS ? "exists" : "store error");
 		goto out;
+	}
+	if (seedlen > 0) {
+		sam_status st = sam_user_set_otp(env->ctx.sam, u.id, seed, seedlen, env->actor);
+
+		if (st != SAM_OK) {
+			admin_err("cannot store the TOTP secret of '%s' (%s)", name,
+				  sam_status_name(st));
+			(void)store_user_del(env->store, u.id);
+			admin_audit_record(env, "user.add", object, "failure", "otp sealing");
+			goto out;
+		}
 	}
 	if (admin_audit_record(env, "user.add", object, "success", detail) != 0)
 		goto out;
@@ -255,6 +269,7 @@ out:
 	fflush(stdout);
 	admin_secret_clear(&pw);
 	admin_user_wipe(&u);
+	sec_zero(seed, sizeof(seed));
 	sec_strfree(b32);
 	sec_strfree(uri);
 	cJSON_free(detail);

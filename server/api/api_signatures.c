@@ -227,9 +227,8 @@ int api_signatures_timestamp(api_request *req, api_response *res)
 		return api_fail(res, API_E_INVALID_REQUEST, "Invalid digest value length");
 	if (nonce != NULL && (nonce[0] == '\0' || !api_is_hex(nonce)))
 		return api_fail(res, API_E_INVALID_REQUEST, "Invalid parameter nonce");
-	pthread_mutex_lock(&svc->tsa_lock);
-	rc = tsa_stamp(svc->ctx->tsa, alg, digest, dlen, nonce, &tok, &toklen);
-	pthread_mutex_unlock(&svc->tsa_lock);
+	/* The TSA key is in the HSM, behind the SAM (which serializes it). */
+	rc = sam_tsa_stamp(svc->ctx->sam, alg, digest, dlen, nonce, &tok, &toklen);
 	if (rc == -2)
 		return api_fail(res, API_E_INVALID_REQUEST, "Invalid parameter nonce");
 	if (rc != 0 || tok == NULL)
@@ -251,9 +250,7 @@ int api_tsa_respond(api_service *svc, const uint8_t *req, size_t len, uint8_t **
 {
 	int rc;
 
-	pthread_mutex_lock(&svc->tsa_lock);
-	rc = tsa_respond(svc->ctx->tsa, req, len, resp, resplen);
-	pthread_mutex_unlock(&svc->tsa_lock);
+	rc = sam_tsa_respond(svc->ctx->sam, req, len, resp, resplen);
 	if (rc == 0)
 		atomic_fetch_add(&svc->stats.timestamps, 1);
 	return rc == 0 ? 0 : -1;
