@@ -121,6 +121,7 @@ static const config_key config_keys[] = {
     {"policy", "max_multisign", CK_INT, P(max_multisign), 1, 1000},
     {"policy", "totp_window", CK_INT, P(totp_window), 0, 10},
     {"policy", "kdf_log_n", CK_INT, P(kdf_log_n), 10, 22},
+    {"policy", "allow_sha1", CK_INT, P(allow_sha1), 0, 1},
 };
 
 #undef F

@@ -12,6 +12,7 @@ void policy_defaults(policy *p)
 	p->sad_ttl = 300;
 	p->lockout_threshold = 5;
 	p->max_multisign = 1000;
+	p->allow_sha1 = 0;
 	p->totp_window = 1;
 	p->kdf_log_n = 15;
 	p->now = NULL;

@@ -15,6 +15,9 @@ typedef struct {
 	int totp_window;           /* steps accepted either side, default 1 */
 	/* KDF cost for passwords and PINs: scrypt N = 2^kdf_log_n, r = 8, p = 1. */
 	int kdf_log_n;             /* default 15; tests may lower it */
+	/* Accept SHA-1 digests for signing (legacy tools such as NSS signtool
+	 * sign only with SHA-1). 0 (default) refuses them; 1 allows them. */
+	int allow_sha1;
 	/* Clock; NULL means time(NULL). Tests inject their own. */
 	time_t (*now)(void);
 } policy;

@@ -122,7 +122,7 @@ int api_param_credential_id(const cJSON *body, api_response *res, char out[STORE
 /* A hash algorithm OID from parameter name (required or not); only the
  * SHA-2 family 256/384/512 is accepted. *out = HASH_NONE when absent. */
 int api_param_hash_alg(const cJSON *body, api_response *res, const char *name, bool required,
-		       hash_alg *out);
+		       const policy *pol, hash_alg *out);
 /* hashes[]: Base64 digests, each of exactly the length of alg (when alg is
  * not HASH_NONE, else any of 32/48/64). *out malloc'd (free()), *n entries.
  * required: absent = error; else absent = 0 entries. */
@@ -148,8 +148,8 @@ int api_signatures_timestamp(api_request *req, api_response *res);
 
 /* The algorithms the service offers for a key (key.algo), and whether a
  * signAlgo is among them (api_credentials.c). */
-size_t api_key_algos(key_kind kind, const sigalg_info **out, size_t cap);
-bool api_key_allows(key_kind kind, const sigalg_info *alg);
+size_t api_key_algos(key_kind kind, const policy *pol, const sigalg_info **out, size_t cap);
+bool api_key_allows(key_kind kind, const policy *pol, const sigalg_info *alg);
 
 /* RFC 3161 over HTTP (api_signatures.c): answer a DER TimeStampReq. Returns 0 and
  * a malloc'd DER TimeStampResp, or -1 on internal failure. */

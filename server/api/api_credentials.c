@@ -21,7 +21,7 @@ static const sig_alg api_rsa_algos[] = {SIG_RSA_RAW, SIG_RSA_SHA256, SIG_RSA_SHA
 					SIG_RSA_PSS};
 static const sig_alg api_ec_algos[] = {SIG_ECDSA_SHA256, SIG_ECDSA_SHA384, SIG_ECDSA_SHA512};
 
-size_t api_key_algos(key_kind kind, const sigalg_info **out, size_t cap)
+size_t api_key_algos(key_kind kind, const policy *pol, const sigalg_info **out, size_t cap)
 {
 	const sig_alg *list = kind == KEY_RSA ? api_rsa_algos : api_ec_algos;
 	size_t n = kind == KEY_RSA ? sizeof(api_rsa_algos) / sizeof(api_rsa_algos[0])
@@ -35,13 +35,16 @@ size_t api_key_algos(key_kind kind, const sigalg_info **out, size_t cap)
 		if (a != NULL)
 			out[k++] = a;
 	}
+	/* SHA-1 only where the policy allows it (legacy tools). */
+	if (pol != NULL && pol->allow_sha1 && k < cap)
+		out[k++] = sigalg_by_id(kind == KEY_RSA ? SIG_RSA_SHA1 : SIG_ECDSA_SHA1);
 	return k;
 }
 
-bool api_key_allows(key_kind kind, const sigalg_info *alg)
+bool api_key_allows(key_kind kind, const policy *pol, const sigalg_info *alg)
 {
 	const sigalg_info *algs[8];
-	size_t n = api_key_algos(kind, algs, 8);
+	size_t n = api_key_algos(kind, pol, algs, 8);
 
 	for (size_t i = 0; i < n; i++) {
 		if (algs[i] == alg)
@@ -133,11 +136,11 @@ static bool api_cert_valid(const X509 *x, time_t now)
 	       X509_cmp_time(X509_get0_notAfter(x), &now) > 0;
 }
 
-static bool api_cred_key(cJSON *o, const store_credential *c)
+static bool api_cred_key(cJSON *o, const store_credential *c, const policy *pol)
 {
 	cJSON *key = cJSON_AddObjectToObject(o, "key");
 	const sigalg_info *algs[8];
-	size_t n = api_key_algos((key_kind)c->key_kind, algs, 8);
+	size_t n = api_key_algos((key_kind)c->key_kind, pol, algs, 8);
 	cJSON *arr;
 
 	if (key == NULL || !json_add_string(key, "status", c->enabled ? "enabled" : "disabled"))
@@ -242,7 +245,7 @@ static bool api_cred_info(cJSON *o, api_service *svc, const store_credential *c,
 	ok = (!with_id || json_add_string(o, "credentialID", c->id)) &&
 	     (c->description[0] == '\0' || json_add_string(o, "description", c->description)) &&
 	     (c->scal != 2 || json_add_string(o, "signatureQualifier", "eu_eidas_qes")) &&
-	     api_cred_key(o, c) && api_cred_cert(o, svc, c, x, opt) && api_cred_auth(o, c) &&
+	     api_cred_key(o, c, &svc->ctx->cfg.pol) && api_cred_cert(o, svc, c, x, opt) && api_cred_auth(o, c) &&
 	     json_add_string(o, "SCAL", scal) && json_add_int(o, "multisign", c->multisign) &&
 	     json_add_string(o, "lang", svc->ctx->cfg.lang);
 	X509_free(x);
@@ -461,7 +464,7 @@ int api_credentials_authorize(api_request *req, api_response *res)
 	if (api_param_credential_id(req->body, res, ar.credential_id) != 0 ||
 	    api_param_int(req->body, res, "numSignatures", true, 1, 1000000, 0, &num) != 0 ||
 	    api_param_hash_alg(req->body, res, "hashAlgorithmOID",
-			       harr != NULL && !cJSON_IsNull(harr), &alg) != 0 ||
+			       harr != NULL && !cJSON_IsNull(harr), &req->svc->ctx->cfg.pol, &alg) != 0 ||
 	    api_param_hashes(req->body, res, "hashes", false, alg, &hashes, &n_hashes) != 0 ||
 	    api_param_common(req->body, res) != 0)
 		goto fail;
@@ -525,7 +528,7 @@ int api_credentials_extend(api_request *req, api_response *res)
 	if (api_param_credential_id(req->body, res, er.credential_id) != 0 ||
 	    api_param_string(req->body, res, "SAD", true, 4096, &sad) != 0 ||
 	    api_param_hash_alg(req->body, res, "hashAlgorithmOID",
-			       harr != NULL && !cJSON_IsNull(harr), &alg) != 0 ||
+			       harr != NULL && !cJSON_IsNull(harr), &req->svc->ctx->cfg.pol, &alg) != 0 ||
 	    api_param_hashes(req->body, res, "hashes", false, alg, &hashes, &n_hashes) != 0 ||
 	    api_param_common(req->body, res) != 0)
 		goto fail;

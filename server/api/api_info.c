@@ -25,15 +25,15 @@ static bool api_info_methods(cJSON *o)
 	return true;
 }
 
-static bool api_info_algos(cJSON *o)
+static bool api_info_algos(cJSON *o, const policy *pol)
 {
 	/* Everything any of our keys offers: RSA first, then EC. */
 	const sigalg_info *algs[32];
-	size_t n = api_key_algos(KEY_RSA, algs, 32);
+	size_t n = api_key_algos(KEY_RSA, pol, algs, 32);
 	cJSON *sa = cJSON_AddObjectToObject(o, "signAlgorithms");
 	cJSON *arr;
 
-	n += api_key_algos(KEY_EC, algs + n, 32 - n);
+	n += api_key_algos(KEY_EC, pol, algs + n, 32 - n);
 	if (sa == NULL || (arr = cJSON_AddArrayToObject(sa, "algos")) == NULL)
 		return false;
 	for (size_t i = 0; i < n; i++) {
@@ -72,7 +72,7 @@ int api_info(api_request *req, api_response *res)
 	if (arr == NULL || !cJSON_AddItemToArray(arr, cJSON_CreateString("basic")))
 		return api_fail(res, API_E_SERVER, NULL);
 	if (!json_add_bool(o, "asynchronousOperationMode", false) || !api_info_methods(o) ||
-	    !json_add_bool(o, "validationInfo", false) || !api_info_algos(o))
+	    !json_add_bool(o, "validationInfo", false) || !api_info_algos(o, &cfg->pol))
 		return api_fail(res, API_E_SERVER, NULL);
 	fmt = cJSON_AddObjectToObject(o, "signature_formats");
 	if (fmt == NULL || cJSON_AddArrayToObject(fmt, "formats") == NULL ||

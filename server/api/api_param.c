@@ -91,7 +91,7 @@ int api_param_credential_id(const cJSON *body, api_response *res, char out[STORE
 }
 
 int api_param_hash_alg(const cJSON *body, api_response *res, const char *name, bool required,
-		       hash_alg *out)
+		       const policy *pol, hash_alg *out)
 {
 	const char *oid;
 	const hash_info *h;
@@ -102,7 +102,8 @@ int api_param_hash_alg(const cJSON *body, api_response *res, const char *name, b
 	if (oid == NULL)
 		return 0;
 	h = hash_by_oid(oid);
-	if (h == NULL || (h->id != HASH_SHA256 && h->id != HASH_SHA384 && h->id != HASH_SHA512))
+	if (h == NULL || (h->id != HASH_SHA256 && h->id != HASH_SHA384 && h->id != HASH_SHA512 &&
+			  !(h->id == HASH_SHA1 && pol != NULL && pol->allow_sha1)))
 		return api_param_invalid(res, name);
 	*out = h->id;
 	return 0;

@@ -28,7 +28,8 @@ static bool api_sha2(hash_alg h)
 
 /* signAlgo, hashAlgorithmOID and signAlgoParams -> the algorithm and the
  * digest algorithm of the hashes. */
-static int api_sign_algo_parse(const cJSON *body, api_response *res, api_sign_algo *a)
+static int api_sign_algo_parse(const cJSON *body, api_response *res, const policy *pol,
+			       api_sign_algo *a)
 {
 	const char *oid = NULL, *params = NULL;
 	hash_alg given = HASH_NONE;
@@ -39,7 +40,7 @@ static int api_sign_algo_parse(const cJSON *body, api_response *res, api_sign_al
 	a->alg = sigalg_by_oid(oid);
 	if (a->alg == NULL)
 		return api_fail(res, API_E_INVALID_REQUEST, "Invalid parameter signAlgo");
-	if (api_param_hash_alg(body, res, "hashAlgorithmOID", false, &given) != 0)
+	if (api_param_hash_alg(body, res, "hashAlgorithmOID", false, pol, &given) != 0)
 		return -1;
 	if (a->alg->pss) {
 		uint8_t der[API_PARAMS_B64_MAX];
@@ -63,6 +64,8 @@ static int api_sign_algo_parse(const cJSON *body, api_response *res, api_sign_al
 		if (given != HASH_NONE && given != a->alg->hash)
 			return api_fail(res, API_E_INVALID_REQUEST,
 					"Invalid parameter hashAlgorithmOID");
+		if (a->alg->hash == HASH_SHA1 && (pol == NULL || !pol->allow_sha1))
+			return api_fail(res, API_E_INVALID_REQUEST, "Invalid parameter signAlgo");
 		a->hash = a->alg->hash;
 		return 0;
 	}
@@ -143,13 +146,13 @@ int api_signatures_sign_hash(api_request *req, api_response *res)
 	memset(&sr, 0, sizeof(sr));
 	if (api_param_credential_id(req->body, res, sr.credential_id) != 0 ||
 	    api_param_string(req->body, res, "SAD", true, 4096, &sad) != 0 ||
-	    api_sign_algo_parse(req->body, res, &a) != 0 ||
+	    api_sign_algo_parse(req->body, res, &req->svc->ctx->cfg.pol, &a) != 0 ||
 	    api_param_hashes(req->body, res, "hashes", true, a.hash, &hashes, &n_hashes) != 0 ||
 	    api_sign_mode(req->body, res) != 0 || api_param_common(req->body, res) != 0)
 		goto fail;
 	if (api_sign_key_kind(req, res, sr.credential_id, &kind) != 0)
 		goto fail;
-	if (!api_key_allows(kind, a.alg)) {
+	if (!api_key_allows(kind, &req->svc->ctx->cfg.pol, a.alg)) {
 		api_fail(res, API_E_INVALID_REQUEST, "Invalid parameter signAlgo");
 		goto fail;
 	}
@@ -214,7 +217,7 @@ int api_signatures_timestamp(api_request *req, api_response *res)
 	int rc;
 
 	if (api_param_string(req->body, res, "hash", true, 4096, &h) != 0 ||
-	    api_param_hash_alg(req->body, res, "hashAlgo", true, &alg) != 0 ||
+	    api_param_hash_alg(req->body, res, "hashAlgo", true, NULL, &alg) != 0 ||
 	    api_param_string(req->body, res, "nonce", false, API_NONCE_MAX, &nonce) != 0 ||
 	    api_param_common(req->body, res) != 0)
 		return -1;

@@ -28,7 +28,8 @@ apps_require openssl oathtool python3
 [ -f "$MOD" ] || fail "no cisres-pkcs11.so in $CISRES_BUILD"
 [ -x "$CISRES" ] || fail "no cisres in $CISRES_BUILD"
 
-# apps_start [--scal2 [KEY]]: server, work directory $W, a private home,
+# apps_start [--scal2 [KEY]]: server (extra cisresd arguments in
+# $APPS_SERVER_ARGS), work directory $W, a private home,
 # alice enrolled and logged in. Sets EC_CRED, RSA_CRED (and SCAL2_CRED, a
 # KEY credential, ec-p256 by default, prefix "q"), OTP_SECRET, CONF; writes
 # $W/ec.pem, $W/rsa.pem, $W/q.pem (+ .pub.pem, .id = CKA_ID in hex, .ca1.pem
@@ -41,8 +42,8 @@ apps_start() {
 		scal2=1
 		SCAL2_KEY=${2:-ec-p256}
 	fi
-	# shellcheck disable=SC2119
-	cisres_start_server
+	# shellcheck disable=SC2119,SC2086
+	cisres_start_server ${APPS_SERVER_ARGS:-}
 	W=$CISRES_TMP/work
 	mkdir -p "$W"
 	export W

@@ -3,14 +3,21 @@
 # NSS applications through the module: modutil adds it to a fresh NSS
 # database; certutil lists the token's certificates and keys; cmsutil makes
 # detached CMS signatures; pdfsig (poppler) signs a PDF; signtool (Mozilla
-# object signing, SHA-1 only) is refused by the service. EC P-256 and
+# object signing, SHA-1 only) signs a JAR under a policy that allows SHA-1. EC P-256 and
 # RSA-2048 (SCAL1, PIN), and a SCAL2 credential whose OTP comes from an
 # otp_command running oathtool. Every signature is verified with OpenSSL;
 # pdfsig's own verdict is checked too.
 . "$(dirname "$0")/apps_lib.sh"
 
 apps_require modutil certutil cmsutil pdfsig signtool unzip
+# NSS signtool signs only with SHA-1, which the service refuses by default:
+# this server's policy allows it (the refusal under the default policy is
+# tested in tests/integration/test_server_negative.sh).
+POLICY_CONF=$(mktemp "${TMPDIR:-/tmp}/cisres-nss-policy.XXXXXX")
+printf '[policy]\nallow_sha1 = 1\n' >"$POLICY_CONF"
+APPS_SERVER_ARGS="--config $POLICY_CONF"
 apps_start --scal2 rsa-2048
+rm -f "$POLICY_CONF"
 
 DBDIR=$W/nssdb
 DB=sql:$DBDIR
@@ -139,18 +146,23 @@ apps_verify_cms "$W/q.p7s" "$W/doc.txt" "$W/q.pem"
 pdfsig_sign q "$W/doc.pdf" "$W/signed-q.pdf"
 pdf_check "$W/signed-q.pdf" q
 
-step "signtool (Mozilla object signing) uses SHA-1: the service refuses, nothing is signed"
+step "signtool (Mozilla object signing, SHA-1 by this server's policy) signs a JAR"
 mkdir -p "$W/tree"
 printf 'payload\n' >"$W/tree/hello.txt"
 # NSS wants the issuing CA marked as a valid CA for object signing (it has
 # no code-signing EKU), else it stops earlier with "Issuer certificate is
-# invalid".
+# invalid" — and still exits 0, so the output is what is checked.
 must certutil -A -d "$DB" -n "CISRES test issuing CA" -t ",,c" -i "$W/ec.ca1.pem"
-set +e
-out=$(signtool -d "$DB" -k "$(apps_uri rsa)" -p "$APPS_PIN" -Z "$W/signed.jar" "$W/tree" 2>&1)
-set -e
-assert_contains "$out" "NOT SUCCESSFULLY SIGNED" "signtool result"
-assert_contains "$out" "hashAlgorithmOID" "SHA-1 refused by the service"
-if [ -s "$W/signed.jar" ] && unzip -l "$W/signed.jar" 2>/dev/null | grep -q zigbert.rsa; then
-	fail "signtool produced a signed JAR with SHA-1"
-fi
+out=$(signtool -d "$DB" -k "$(apps_uri rsa)" -p "$APPS_PIN" -Z "$W/signed.jar" "$W/tree" 2>&1) ||
+	fail "signtool: $out"
+assert_not_contains "$out" "NOT SUCCESSFULLY SIGNED" "signtool result"
+rm -rf "$W/jar" && mkdir -p "$W/jar"
+(cd "$W/jar" && unzip -q "$W/signed.jar") || fail "unzip signed.jar"
+sig=$(find "$W/jar/META-INF" -iname '*.rsa' | head -1)
+sf=$(find "$W/jar/META-INF" -iname '*.sf' | head -1)
+[ -n "$sig" ] && [ -n "$sf" ] || fail "signtool wrote no signature: $(ls -R "$W/jar")"
+# Independent check: the PKCS#7 signature over the .sf file, by OpenSSL,
+# with the signer from the token's certificate.
+openssl cms -verify -inform DER -in "$sig" -binary -content "$sf" -noverify \
+	-certfile "$W/rsa.pem" -out /dev/null 2>"$W/cms.err" ||
+	fail "OpenSSL rejects signtool's signature: $(cat "$W/cms.err")"
