@@ -272,8 +272,8 @@ static int pad_label(const char *label, CK_UTF8CHAR out[HSM_TOKEN_LABEL_LEN])
 	return 0;
 }
 
-/* Find the slot whose initialized token carries label. */
-static int find_token(CK_FUNCTION_LIST_PTR f, const char *label, CK_SLOT_ID *slot)
+/* Find the slot whose initialized token carries label: one pass. */
+static int find_token_once(CK_FUNCTION_LIST_PTR f, const char *label, CK_SLOT_ID *slot)
 {
 	CK_UTF8CHAR want[HSM_TOKEN_LABEL_LEN];
 	CK_SLOT_ID *slots = NULL;
@@ -313,9 +313,26 @@ static int find_token(CK_FUNCTION_LIST_PTR f, const char *label, CK_SLOT_ID *slo
 		}
 	}
 out:
+	free(slots);
+	return ret;
+}
+
+/* Find the slot whose initialized token carries label. A file-based HSM
+ * (SoftHSM) shared with other processes can answer a token as absent or
+ * uninitialized while another process rewrites its files; look again a
+ * few times before giving up. */
+static int find_token(CK_FUNCTION_LIST_PTR f, const char *label, CK_SLOT_ID *slot)
+{
+	int ret = HSM_ERR;
+
+	for (int attempt = 0; attempt < 10; attempt++) {
+		ret = find_token_once(f, label, slot);
+		if (ret != HSM_ERR)
+			break;
+		usleep(100 * 1000);
+	}
 	if (ret != HSM_OK)
 		log_err("hsm: no token labelled \"%s\"", label);
-	free(slots);
 	return ret;
 }
 
