@@ -678,7 +678,7 @@ static csc_rc http_post(csc_client *c, const char *method, const char *body, siz
 		return CSC_OK;
 	}
 	if (resp->overflow || cc == CURLE_FILESIZE_EXCEEDED) {
-		rc = st_set(st, CSC_ERR_PROTOCOL, "response larger than 4 MiB");
+		rc = st_set(st, CSC_ERR_PROTOCOL, "response larger than 16 MiB");
 	} else if (resp->nomem) {
 		rc = st_set(st, CSC_ERR_NOMEM, "response buffer");
 	} else {

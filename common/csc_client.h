@@ -38,10 +38,10 @@
 
 #include "oid.h"
 
-#define CSC_MAX_RESPONSE (4u * 1024u * 1024u) /* response body limit */
+#define CSC_MAX_RESPONSE (16u * 1024u * 1024u) /* response body limit */
 #define CSC_CONNECT_TIMEOUT 5		      /* seconds */
 #define CSC_DEFAULT_TIMEOUT 20		      /* seconds, total per request */
-#define CSC_MAX_CREDENTIALS 256		      /* refused beyond this */
+#define CSC_MAX_CREDENTIALS 4096 /* refused beyond this */
 #define CSC_MAX_CERTS 16		      /* per credential (chain) */
 #define CSC_MAX_ALGOS 32		      /* key.algo entries */
 #define CSC_MAX_AUTH_OBJECTS 8

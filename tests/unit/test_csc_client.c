@@ -685,7 +685,7 @@ static void test_retry_policy(void **state)
 	assert_non_null(strstr(p.body[3], "\"numSignatures\":1"));
 }
 
-/* HTTP Basic for the password login; a body over 4 MiB is refused. */
+/* HTTP Basic for the password login; a body over 16 MiB is refused. */
 static void test_basic_and_size_limit(void **state)
 {
 	const peer_answer ans[] = {
@@ -703,7 +703,7 @@ static void test_basic_and_size_limit(void **state)
 	assert_string_equal(t.refresh_token, "R");
 	csc_tokens_free(&t);
 	assert_int_equal(csc_info(c, &r, &st), CSC_ERR_PROTOCOL);
-	assert_non_null(strstr(st.description, "4 MiB"));
+	assert_non_null(strstr(st.description, "16 MiB"));
 	peer_stop(&p, c);
 	assert_string_equal(p.auth[0], "Basic YWxpY2U6cHcxMjM0NTY="); /* alice:pw123456 */
 	assert_non_null(strstr(p.body[0], "\"rememberMe\":true"));
