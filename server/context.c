@@ -116,7 +116,7 @@ static int ctx_write_new(const char *path, const char *data, size_t len)
 static int ctx_read_secret(const char *path, char *out, size_t cap, size_t *outlen)
 {
 	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	size_t len = 0;
 
 	if (fd < 0) {
@@ -168,8 +168,7 @@ static int ctx_read_secret(const char *path, char *out, size_t cap, size_t *outl
 	return 0;
 }
 
-/* The HSM user PIN from the environment variable or the PIN file. */
-static int ctx_get_pin(const server_config *cfg, char *out, size_t cap, size_t *outlen)
+int ctx_get_pin(const server_config *cfg, char *out, size_t cap, size_t *outlen)
 {
 	if (cfg->hsm_pin_env[0] != '\0') {
 		const char *v = getenv(cfg->hsm_pin_env);

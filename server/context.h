@@ -29,5 +29,9 @@ int ctx_bootstrap(server_config *cfg);
 /* Open all parts. 0 or -1 (logged). */
 int ctx_open(context *ctx, const server_config *cfg);
 void ctx_close(context *ctx);
+/* The HSM user PIN from [hsm] pin_env or pin_file (a regular file not
+ * accessible by others, trailing newline removed) into out[cap]. The caller
+ * zeroes it after use. 0 or -1 (logged). */
+int ctx_get_pin(const server_config *cfg, char *out, size_t cap, size_t *outlen);
 
 #endif

@@ -22,81 +22,6 @@
 
 /* The token PIN from a file that others cannot read (trailing newline
  * stripped). 0 or -1. */
-static int sam_main_read_pin_file(const char *path, char *out, size_t cap, size_t *outlen)
-{
-	struct stat st;
-	size_t len = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-
-	if (fd < 0) {
-		log_err("sam: cannot open the PIN file %s: %s", path, strerror(errno));
-		return -1;
-	}
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (st.st_mode & S_IRWXO) != 0) {
-		log_err("sam: %s must be a regular file not accessible by others", path);
-		close(fd);
-		return -1;
-	}
-	for (;;) {
-		ssize_t r;
-
-		if (len >= cap - 1) {
-			log_err("sam: the PIN file %s is too long", path);
-			close(fd);
-			sec_zero(out, cap);
-			return -1;
-		}
-		r = read(fd, out + len, cap - 1 - len);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			log_err("sam: cannot read %s: %s", path, strerror(errno));
-			close(fd);
-			sec_zero(out, cap);
-			return -1;
-		}
-		if (r == 0)
-			break;
-		len += (size_t)r;
-	}
-	close(fd);
-	while (len > 0 && (out[len - 1] == '\n' || out[len - 1] == '\r'))
-		len--;
-	out[len] = '\0';
-	if (len == 0) {
-		log_err("sam: the PIN file %s is empty", path);
-		return -1;
-	}
-	*outlen = len;
-	return 0;
-}
-
-static int sam_main_pin(const server_config *cfg, char *out, size_t cap, size_t *outlen)
-{
-	if (cfg->hsm_pin_env[0] != '\0') {
-		const char *v = getenv(cfg->hsm_pin_env);
-		size_t n;
-
-		if (v == NULL || v[0] == '\0') {
-			log_err("sam: the HSM PIN variable %s is not set", cfg->hsm_pin_env);
-			return -1;
-		}
-		n = strlen(v);
-		if (n >= cap) {
-			log_err("sam: the HSM PIN in %s is too long", cfg->hsm_pin_env);
-			return -1;
-		}
-		memcpy(out, v, n + 1);
-		*outlen = n;
-		return 0;
-	}
-	if (cfg->hsm_pin_file[0] == '\0') {
-		log_err("sam: no HSM PIN configured ([hsm] pin_file or pin_env)");
-		return -1;
-	}
-	return sam_main_read_pin_file(cfg->hsm_pin_file, out, cap, outlen);
-}
-
 int sam_main_open(const server_config *cfg, context *ctx)
 {
 	char *pin = NULL;
@@ -112,7 +37,7 @@ int sam_main_open(const server_config *cfg, context *ctx)
 		return -1;
 	}
 	pin = sec_locked_alloc(SAM_MAIN_PIN_MAX);
-	if (pin == NULL || sam_main_pin(&ctx->cfg, pin, SAM_MAIN_PIN_MAX, &pinlen) != 0) {
+	if (pin == NULL || ctx_get_pin(&ctx->cfg, pin, SAM_MAIN_PIN_MAX, &pinlen) != 0) {
 		sec_unlock_free(pin, SAM_MAIN_PIN_MAX);
 		return -1;
 	}
