@@ -75,7 +75,8 @@ struct hsm {
 	pthread_mutex_t cache_lock;
 	cache_entry cache[HSM_CACHE_SLOTS];
 	unsigned cache_next;
-	pthread_mutex_t secret_lock; /* creation of the factor key */
+	pthread_mutex_t secret_lock;  /* creation of the factor and MAC keys */
+	pthread_mutex_t counter_lock; /* read-modify-write of counters */
 };
 
 static const char *rv_name(CK_RV rv)
@@ -509,6 +510,7 @@ int hsm_open(const hsm_config *cfg, hsm **out)
 	pthread_cond_init(&h->cond, NULL);
 	pthread_mutex_init(&h->cache_lock, NULL);
 	pthread_mutex_init(&h->secret_lock, NULL);
+	pthread_mutex_init(&h->counter_lock, NULL);
 	h->pin = sec_locked_strndup(cfg->pin, cfg->pin_len);
 	h->pin_len = cfg->pin_len;
 	h->free_sess = calloc(pool, sizeof(*h->free_sess));
@@ -564,6 +566,7 @@ void hsm_close(hsm *h)
 		sec_unlock_free(h->pin, h->pin_len + 1);
 	free(h->free_sess);
 	pthread_mutex_destroy(&h->secret_lock);
+	pthread_mutex_destroy(&h->counter_lock);
 	pthread_mutex_destroy(&h->cache_lock);
 	pthread_cond_destroy(&h->cond);
 	pthread_mutex_destroy(&h->lock);
@@ -1482,8 +1485,6 @@ static const uint8_t secret_magic[4] = {'C', 'S', 'F', '1'};
 #define SECRET_IV_LEN 12
 #define SECRET_TAG_LEN 16
 #define SECRET_KEYS_MAX 4 /* duplicates from a creation race across processes */
-#define SECRET_KEY_ID ((const uint8_t *)HSM_FACTOR_KEY_ID)
-#define SECRET_KEY_ID_LEN (sizeof(HSM_FACTOR_KEY_ID) - 1)
 
 bool hsm_secret_is_sealed(const uint8_t *in, size_t inlen)
 {
@@ -1491,12 +1492,26 @@ bool hsm_secret_is_sealed(const uint8_t *in, size_t inlen)
 	       memcmp(in, secret_magic, SECRET_MAGIC_LEN) == 0;
 }
 
-/* Every factor key on the token (normally exactly one). A session that is
- * not logged in sees none: say so, so that the caller logs in again. */
-static CK_RV secret_keys(hsm *h, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE *objs, CK_ULONG *n)
+/* The HSM-held secret keys of the SAM, each found by its CKA_ID and
+ * created on first use. */
+typedef struct {
+	const char *id; /* CKA_ID and CKA_LABEL */
+	CK_KEY_TYPE type;
+	CK_MECHANISM_TYPE gen;
+	bool crypt; /* CKA_ENCRYPT/CKA_DECRYPT, else CKA_SIGN/CKA_VERIFY */
+} named_key;
+
+static const named_key factor_key = {HSM_FACTOR_KEY_ID, CKK_AES, CKM_AES_KEY_GEN, true};
+static const named_key mac_key = {HSM_MAC_KEY_ID, CKK_GENERIC_SECRET, CKM_GENERIC_SECRET_KEY_GEN,
+				  false};
+
+/* Every key of this name on the token (normally exactly one). A session
+ * that is not logged in sees none: say so, so that the caller logs in. */
+static CK_RV named_keys(hsm *h, CK_SESSION_HANDLE s, const named_key *k, CK_OBJECT_HANDLE *objs,
+			CK_ULONG *n)
 {
 	CK_SESSION_INFO si;
-	CK_RV rv = find_objects(h, s, CKO_SECRET_KEY, SECRET_KEY_ID, SECRET_KEY_ID_LEN, objs,
+	CK_RV rv = find_objects(h, s, CKO_SECRET_KEY, (const uint8_t *)k->id, strlen(k->id), objs,
 				SECRET_KEYS_MAX, n);
 
 	if (rv == CKR_OK && *n == 0 && h->f->C_GetSessionInfo(s, &si) == CKR_OK &&
@@ -1505,13 +1520,15 @@ static CK_RV secret_keys(hsm *h, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE *objs, CK
 	return rv;
 }
 
-static CK_RV secret_key_create(hsm *h, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE *key)
+static CK_RV named_key_create(hsm *h, CK_SESSION_HANDLE s, const named_key *k,
+			      CK_OBJECT_HANDLE *key)
 {
 	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
-	CK_KEY_TYPE kt = CKK_AES;
+	CK_KEY_TYPE kt = k->type;
 	CK_ULONG len = 32;
 	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
-	CK_MECHANISM mech = {CKM_AES_KEY_GEN, NULL, 0};
+	CK_BBOOL crypt = k->crypt ? CK_TRUE : CK_FALSE, mac = k->crypt ? CK_FALSE : CK_TRUE;
+	CK_MECHANISM mech = {k->gen, NULL, 0};
 	CK_ATTRIBUTE t[18];
 	CK_ULONG n = 0;
 
@@ -1522,16 +1539,47 @@ static CK_RV secret_key_create(hsm *h, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE *ke
 	add_attr(t, &n, CKA_PRIVATE, &yes, sizeof(yes));
 	add_attr(t, &n, CKA_SENSITIVE, &yes, sizeof(yes));
 	add_attr(t, &n, CKA_EXTRACTABLE, &no, sizeof(no));
-	add_attr(t, &n, CKA_ENCRYPT, &yes, sizeof(yes));
-	add_attr(t, &n, CKA_DECRYPT, &yes, sizeof(yes));
+	add_attr(t, &n, CKA_ENCRYPT, &crypt, sizeof(crypt));
+	add_attr(t, &n, CKA_DECRYPT, &crypt, sizeof(crypt));
 	add_attr(t, &n, CKA_WRAP, &no, sizeof(no));
 	add_attr(t, &n, CKA_UNWRAP, &no, sizeof(no));
-	add_attr(t, &n, CKA_SIGN, &no, sizeof(no));
-	add_attr(t, &n, CKA_VERIFY, &no, sizeof(no));
+	add_attr(t, &n, CKA_SIGN, &mac, sizeof(mac));
+	add_attr(t, &n, CKA_VERIFY, &mac, sizeof(mac));
 	add_attr(t, &n, CKA_DERIVE, &no, sizeof(no));
-	add_attr(t, &n, CKA_ID, SECRET_KEY_ID, SECRET_KEY_ID_LEN);
-	add_attr(t, &n, CKA_LABEL, HSM_FACTOR_KEY_ID, SECRET_KEY_ID_LEN);
+	add_attr(t, &n, CKA_ID, k->id, strlen(k->id));
+	add_attr(t, &n, CKA_LABEL, k->id, strlen(k->id));
 	return h->f->C_GenerateKey(s, &mech, t, n, key);
+}
+
+/* The handle of key k: from the cache unless fresh, else found, else
+ * created (once per process at a time). */
+static CK_RV named_key_get(hsm *h, CK_SESSION_HANDLE s, const named_key *k, bool fresh,
+			   CK_OBJECT_HANDLE *key)
+{
+	CK_OBJECT_HANDLE objs[SECRET_KEYS_MAX];
+	CK_KEY_TYPE kt;
+	CK_ULONG n = 0;
+	CK_RV rv;
+
+	if (!fresh && cache_get(h, CKO_SECRET_KEY, (const uint8_t *)k->id, strlen(k->id), key, &kt))
+		return CKR_OK;
+	pthread_mutex_lock(&h->secret_lock);
+	rv = named_keys(h, s, k, objs, &n);
+	if (rv == CKR_OK && n == 0) {
+		rv = named_key_create(h, s, k, &objs[0]);
+		if (rv == CKR_OK) {
+			n = 1;
+			log_info("hsm: created the key \"%s\"", k->id);
+		} else {
+			log_rv("C_GenerateKey", rv);
+		}
+	}
+	pthread_mutex_unlock(&h->secret_lock);
+	if (rv != CKR_OK)
+		return rv;
+	*key = objs[0];
+	cache_put(h, CKO_SECRET_KEY, (const uint8_t *)k->id, strlen(k->id), *key, k->type);
+	return CKR_OK;
 }
 
 /* One GCM operation; out has room for inlen + SECRET_TAG_LEN bytes. */
@@ -1572,10 +1620,9 @@ static bool secret_args_ok(const uint8_t *aad, size_t aadlen, const uint8_t *in,
 int hsm_secret_seal(hsm *h, const uint8_t *aad, size_t aadlen, const uint8_t *in, size_t inlen,
 		    uint8_t *out, size_t cap, size_t *outlen)
 {
-	CK_OBJECT_HANDLE objs[SECRET_KEYS_MAX], key = CK_INVALID_HANDLE;
+	CK_OBJECT_HANDLE key = CK_INVALID_HANDLE;
 	CK_SESSION_HANDLE s;
-	CK_KEY_TYPE kt;
-	CK_ULONG n = 0, clen;
+	CK_ULONG clen;
 	uint8_t iv[SECRET_IV_LEN];
 	CK_RV rv = CKR_OK;
 	bool fresh = false;
@@ -1594,28 +1641,7 @@ int hsm_secret_seal(hsm *h, const uint8_t *aad, size_t aadlen, const uint8_t *in
 		return HSM_ERR;
 	}
 	for (int attempt = 0; attempt < 3; attempt++) {
-		if (fresh ||
-		    !cache_get(h, CKO_SECRET_KEY, SECRET_KEY_ID, SECRET_KEY_ID_LEN, &key, &kt)) {
-			/* Find it, or create it (once per process at a time). */
-			pthread_mutex_lock(&h->secret_lock);
-			rv = secret_keys(h, s, objs, &n);
-			if (rv == CKR_OK && n == 0) {
-				rv = secret_key_create(h, s, &objs[0]);
-				if (rv == CKR_OK) {
-					n = 1;
-					log_info("hsm: created the factor key \"%s\"",
-						 HSM_FACTOR_KEY_ID);
-				} else {
-					log_rv("C_GenerateKey", rv);
-				}
-			}
-			pthread_mutex_unlock(&h->secret_lock);
-			if (rv == CKR_OK) {
-				key = objs[0];
-				cache_put(h, CKO_SECRET_KEY, SECRET_KEY_ID, SECRET_KEY_ID_LEN, key,
-					  CKK_AES);
-			}
-		}
+		rv = named_key_get(h, s, &factor_key, fresh, &key);
 		if (rv == CKR_OK) {
 			memcpy(out, secret_magic, SECRET_MAGIC_LEN);
 			memcpy(out + SECRET_MAGIC_LEN, iv, SECRET_IV_LEN);
@@ -1633,7 +1659,7 @@ int hsm_secret_seal(hsm *h, const uint8_t *aad, size_t aadlen, const uint8_t *in
 			}
 		}
 		if (handle_invalid(rv) && !fresh) {
-			cache_drop(h, SECRET_KEY_ID, SECRET_KEY_ID_LEN);
+			cache_drop(h, (const uint8_t *)factor_key.id, strlen(factor_key.id));
 			fresh = true;
 			continue;
 		}
@@ -1655,6 +1681,7 @@ int hsm_secret_open(hsm *h, const uint8_t *aad, size_t aadlen, const uint8_t *in
 {
 	CK_OBJECT_HANDLE objs[SECRET_KEYS_MAX];
 	CK_SESSION_HANDLE s;
+	CK_KEY_TYPE kt;
 	CK_ULONG n = 0, plen = 0;
 	const uint8_t *iv, *ct;
 	size_t ctlen;
@@ -1682,8 +1709,22 @@ int hsm_secret_open(hsm *h, const uint8_t *aad, size_t aadlen, const uint8_t *in
 		sec_unlock_free(tmp, ctlen);
 		return HSM_ERR;
 	}
+	/* The cached key first: one decryption, no search. */
+	if (cache_get(h, CKO_SECRET_KEY, (const uint8_t *)factor_key.id, strlen(factor_key.id),
+		      &objs[0], &kt)) {
+		plen = (CK_ULONG)ctlen;
+		rv = secret_crypt(h, s, objs[0], false, iv, aad, aadlen, ct, ctlen, tmp, &plen);
+		if (rv == CKR_OK && plen == ctlen - SECRET_TAG_LEN && plen <= cap) {
+			memcpy(out, tmp, plen);
+			*outlen = plen;
+			ret = HSM_OK;
+			goto out;
+		}
+		if (rv == CKR_OK) /* cannot happen with GCM */
+			goto out;
+	}
 	for (int attempt = 0; attempt < 2; attempt++) {
-		rv = secret_keys(h, s, objs, &n);
+		rv = named_keys(h, s, &factor_key, objs, &n);
 		if (rv == CKR_OK || !recover(h, &s, rv))
 			break;
 	}
@@ -1715,6 +1756,8 @@ int hsm_secret_open(hsm *h, const uint8_t *aad, size_t aadlen, const uint8_t *in
 			memcpy(out, tmp, plen);
 			*outlen = plen;
 			ret = HSM_OK;
+			cache_put(h, CKO_SECRET_KEY, (const uint8_t *)factor_key.id,
+				  strlen(factor_key.id), objs[i], CKK_AES);
 			break;
 		}
 		if (rv != CKR_ENCRYPTED_DATA_INVALID && rv != CKR_ENCRYPTED_DATA_LEN_RANGE &&
@@ -1732,5 +1775,294 @@ out:
 	sec_unlock_free(tmp, ctlen);
 	if (ret != HSM_OK)
 		sec_zero(out, cap);
+	return ret;
+}
+
+/* ---- keyed MACs under an HSM-held key ---- */
+
+int hsm_mac(hsm *h, const uint8_t *in, size_t inlen, uint8_t out[HSM_MAC_LEN])
+{
+	CK_MECHANISM m = {CKM_SHA256_HMAC, NULL, 0};
+	CK_OBJECT_HANDLE key = CK_INVALID_HANDLE;
+	CK_SESSION_HANDLE s;
+	CK_ULONG olen = 0;
+	CK_RV rv;
+	bool fresh = false;
+	int ret = HSM_ERR;
+
+	if (h == NULL || in == NULL || inlen == 0 || inlen > HSM_MAC_INPUT_MAX || out == NULL)
+		return HSM_ERR_INPUT;
+	rv = session_get(h, &s);
+	if (rv != CKR_OK) {
+		session_put(h, s);
+		return HSM_ERR;
+	}
+	for (int attempt = 0; attempt < 3; attempt++) {
+		rv = named_key_get(h, s, &mac_key, fresh, &key);
+		if (rv == CKR_OK)
+			rv = h->f->C_SignInit(s, &m, key);
+		if (rv == CKR_OK) {
+			olen = HSM_MAC_LEN;
+			rv = h->f->C_Sign(s, (CK_BYTE_PTR)in, (CK_ULONG)inlen, out, &olen);
+			if (rv == CKR_BUFFER_TOO_SMALL)
+				session_reset(h, &s);
+			if (rv == CKR_OK) {
+				ret = olen == HSM_MAC_LEN ? HSM_OK : HSM_ERR;
+				break;
+			}
+		}
+		if (handle_invalid(rv) && !fresh) {
+			cache_drop(h, (const uint8_t *)mac_key.id, strlen(mac_key.id));
+			fresh = true;
+			continue;
+		}
+		if (!recover(h, &s, rv))
+			break;
+	}
+	session_put(h, s);
+	if (ret != HSM_OK) {
+		log_rv("C_Sign (MAC key)", rv);
+		sec_zero(out, HSM_MAC_LEN);
+	}
+	return ret;
+}
+
+/* ---- counters kept in the token ---- */
+
+#define COUNTER_APP "cisres-counter"
+#define COUNTER_DUPS_MAX 8 /* duplicates from a creation race across processes */
+
+static bool counter_name_ok(const char *name)
+{
+	size_t n;
+
+	if (name == NULL)
+		return false;
+	n = strnlen(name, HSM_COUNTER_NAME_MAX);
+	return n > 0 && n < HSM_COUNTER_NAME_MAX;
+}
+
+/* Every counter object of this name (normally at most one). */
+static CK_RV counter_find(hsm *h, CK_SESSION_HANDLE s, const char *name, CK_OBJECT_HANDLE *objs,
+			  CK_ULONG *n)
+{
+	CK_OBJECT_CLASS cls = CKO_DATA;
+	CK_ATTRIBUTE tmpl[] = {
+	    {CKA_CLASS, &cls, sizeof(cls)},
+	    {CKA_APPLICATION, (void *)COUNTER_APP, sizeof(COUNTER_APP) - 1},
+	    {CKA_LABEL, (void *)name, strlen(name)},
+	};
+	CK_SESSION_INFO si;
+	CK_RV rv, rv2;
+
+	*n = 0;
+	rv = h->f->C_FindObjectsInit(s, tmpl, 3);
+	if (rv != CKR_OK)
+		return rv;
+	rv = h->f->C_FindObjects(s, objs, COUNTER_DUPS_MAX, n);
+	rv2 = h->f->C_FindObjectsFinal(s);
+	if (rv == CKR_OK)
+		rv = rv2;
+	/* Private objects are invisible to a session that is not logged in. */
+	if (rv == CKR_OK && *n == 0 && h->f->C_GetSessionInfo(s, &si) == CKR_OK &&
+	    si.state != CKS_RW_USER_FUNCTIONS && si.state != CKS_RO_USER_FUNCTIONS)
+		return CKR_USER_NOT_LOGGED_IN;
+	return rv;
+}
+
+static CK_RV counter_read(hsm *h, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj, uint32_t *value)
+{
+	uint8_t v[4];
+	CK_ATTRIBUTE a = {CKA_VALUE, v, sizeof(v)};
+	CK_RV rv = h->f->C_GetAttributeValue(s, obj, &a, 1);
+
+	if (rv != CKR_OK)
+		return rv;
+	if (a.ulValueLen != sizeof(v))
+		return CKR_DATA_INVALID;
+	*value = (uint32_t)v[0] << 24 | (uint32_t)v[1] << 16 | (uint32_t)v[2] << 8 | v[3];
+	return CKR_OK;
+}
+
+/* The counter's value: the largest of its objects (0 when none). */
+static CK_RV counter_value(hsm *h, CK_SESSION_HANDLE s, const char *name, CK_OBJECT_HANDLE *objs,
+			   CK_ULONG *n, uint32_t *value)
+{
+	CK_RV rv = counter_find(h, s, name, objs, n);
+	uint32_t v;
+
+	*value = 0;
+	for (CK_ULONG i = 0; rv == CKR_OK && i < *n; i++) {
+		rv = counter_read(h, s, objs[i], &v);
+		if (rv == CKR_OK && v > *value)
+			*value = v;
+	}
+	return rv;
+}
+
+int hsm_counter_get(hsm *h, const char *name, uint32_t *value)
+{
+	CK_OBJECT_HANDLE objs[COUNTER_DUPS_MAX];
+	CK_SESSION_HANDLE s;
+	CK_ULONG n = 0;
+	CK_RV rv;
+
+	if (value != NULL)
+		*value = 0;
+	if (h == NULL || !counter_name_ok(name) || value == NULL)
+		return HSM_ERR_INPUT;
+	rv = session_get(h, &s);
+	for (int attempt = 0; rv == CKR_OK && attempt < 2; attempt++) {
+		rv = counter_value(h, s, name, objs, &n, value);
+		if (rv == CKR_OK || !recover(h, &s, rv))
+			break;
+	}
+	session_put(h, s);
+	if (rv != CKR_OK) {
+		log_rv("C_FindObjects (counter)", rv);
+		return HSM_ERR;
+	}
+	return HSM_OK;
+}
+
+/* Write value: a new object first, then the old ones go (tokens keep
+ * CKA_VALUE of data objects read-only). A crash in between leaves two
+ * objects, counted as the larger: a count never falls by accident. */
+static CK_RV counter_write(hsm *h, CK_SESSION_HANDLE s, const char *name, uint32_t value)
+{
+	CK_OBJECT_HANDLE objs[COUNTER_DUPS_MAX], obj;
+	CK_OBJECT_CLASS cls = CKO_DATA;
+	CK_BBOOL yes = CK_TRUE;
+	uint8_t v[4] = {(uint8_t)(value >> 24), (uint8_t)(value >> 16), (uint8_t)(value >> 8),
+			(uint8_t)value};
+	CK_ATTRIBUTE t[6];
+	CK_ULONG n = 0, nt = 0;
+	CK_RV rv = counter_find(h, s, name, objs, &n);
+
+	if (rv == CKR_USER_NOT_LOGGED_IN && n == 0)
+		return rv;
+	if (rv != CKR_OK)
+		return rv;
+	if (value > 0) {
+		add_attr(t, &nt, CKA_CLASS, &cls, sizeof(cls));
+		add_attr(t, &nt, CKA_TOKEN, &yes, sizeof(yes));
+		add_attr(t, &nt, CKA_PRIVATE, &yes, sizeof(yes));
+		add_attr(t, &nt, CKA_APPLICATION, COUNTER_APP, sizeof(COUNTER_APP) - 1);
+		add_attr(t, &nt, CKA_LABEL, name, strlen(name));
+		add_attr(t, &nt, CKA_VALUE, v, sizeof(v));
+		rv = h->f->C_CreateObject(s, t, nt, &obj);
+		if (rv != CKR_OK)
+			return rv;
+	}
+	for (CK_ULONG i = 0; i < n; i++) {
+		rv = h->f->C_DestroyObject(s, objs[i]);
+		if (rv != CKR_OK)
+			return rv;
+	}
+	return CKR_OK;
+}
+
+int hsm_counter_set(hsm *h, const char *name, uint32_t value)
+{
+	CK_SESSION_HANDLE s;
+	CK_RV rv;
+
+	if (h == NULL || !counter_name_ok(name))
+		return HSM_ERR_INPUT;
+	rv = session_get(h, &s);
+	pthread_mutex_lock(&h->counter_lock);
+	for (int attempt = 0; rv == CKR_OK && attempt < 2; attempt++) {
+		rv = counter_write(h, s, name, value);
+		if (rv == CKR_OK || !recover(h, &s, rv))
+			break;
+	}
+	pthread_mutex_unlock(&h->counter_lock);
+	session_put(h, s);
+	if (rv != CKR_OK) {
+		log_rv("counter write", rv);
+		return HSM_ERR;
+	}
+	return HSM_OK;
+}
+
+int hsm_counter_add(hsm *h, const char *name, uint32_t *value)
+{
+	CK_OBJECT_HANDLE objs[COUNTER_DUPS_MAX];
+	CK_SESSION_HANDLE s;
+	CK_ULONG n = 0;
+	uint32_t v = 0;
+	CK_RV rv;
+
+	if (value != NULL)
+		*value = 0;
+	if (h == NULL || !counter_name_ok(name) || value == NULL)
+		return HSM_ERR_INPUT;
+	rv = session_get(h, &s);
+	pthread_mutex_lock(&h->counter_lock);
+	for (int attempt = 0; rv == CKR_OK && attempt < 2; attempt++) {
+		rv = counter_value(h, s, name, objs, &n, &v);
+		if (rv == CKR_OK && v < UINT32_MAX)
+			rv = counter_write(h, s, name, v + 1);
+		if (rv == CKR_OK || !recover(h, &s, rv))
+			break;
+	}
+	pthread_mutex_unlock(&h->counter_lock);
+	session_put(h, s);
+	if (rv != CKR_OK) {
+		log_rv("counter update", rv);
+		return HSM_ERR;
+	}
+	*value = v < UINT32_MAX ? v + 1 : v;
+	return HSM_OK;
+}
+
+int hsm_counter_each(hsm *h, hsm_counter_cb cb, void *ctx)
+{
+	CK_OBJECT_CLASS cls = CKO_DATA;
+	CK_ATTRIBUTE tmpl[] = {
+	    {CKA_CLASS, &cls, sizeof(cls)},
+	    {CKA_APPLICATION, (void *)COUNTER_APP, sizeof(COUNTER_APP) - 1},
+	};
+	CK_OBJECT_HANDLE objs[64];
+	CK_SESSION_HANDLE s;
+	CK_ULONG n = 0;
+	CK_RV rv;
+	int ret = HSM_OK;
+
+	if (h == NULL || cb == NULL)
+		return HSM_ERR_INPUT;
+	rv = session_get(h, &s);
+	if (rv == CKR_OK)
+		rv = h->f->C_FindObjectsInit(s, tmpl, 2);
+	if (rv == CKR_USER_NOT_LOGGED_IN && recover(h, &s, rv))
+		rv = h->f->C_FindObjectsInit(s, tmpl, 2);
+	if (rv != CKR_OK) {
+		session_put(h, s);
+		log_rv("C_FindObjectsInit (counters)", rv);
+		return HSM_ERR;
+	}
+	while ((rv = h->f->C_FindObjects(s, objs, 64, &n)) == CKR_OK && n > 0) {
+		for (CK_ULONG i = 0; i < n && ret == HSM_OK; i++) {
+			char name[HSM_COUNTER_NAME_MAX];
+			CK_ATTRIBUTE a = {CKA_LABEL, name, sizeof(name) - 1};
+			uint32_t v = 0;
+
+			if (h->f->C_GetAttributeValue(s, objs[i], &a, 1) != CKR_OK ||
+			    a.ulValueLen == 0 || a.ulValueLen >= sizeof(name) ||
+			    counter_read(h, s, objs[i], &v) != CKR_OK)
+				continue; /* not one of ours */
+			name[a.ulValueLen] = '\0';
+			if (cb(name, v, ctx) != 0)
+				ret = HSM_ERR;
+		}
+		if (ret != HSM_OK)
+			break;
+	}
+	(void)h->f->C_FindObjectsFinal(s);
+	session_put(h, s);
+	if (rv != CKR_OK) {
+		log_rv("C_FindObjects (counters)", rv);
+		return HSM_ERR;
+	}
 	return ret;
 }

@@ -17,7 +17,7 @@ typedef struct hsm hsm;
 typedef struct {
 	const char *module_path; /* e.g. /usr/lib/softhsm/libsofthsm2.so */
 	const char *token_label; /* token to use */
-	const char *pin;         /* CKU_USER PIN */
+	const char *pin;	 /* CKU_USER PIN */
 	size_t pin_len;
 	unsigned pool_size; /* sessions kept open; 0 = number of CPUs * 2 */
 } hsm_config;
@@ -31,10 +31,10 @@ typedef struct {
 typedef enum { HSM_MECH_RSA_PKCS = 1, HSM_MECH_RSA_PSS, HSM_MECH_ECDSA } hsm_mech;
 
 #define HSM_OK 0
-#define HSM_ERR -1         /* generic failure (logged) */
-#define HSM_ERR_NOKEY -2   /* no key with that CKA_ID */
-#define HSM_ERR_INPUT -3   /* input rejected by the HSM (size, params) */
-#define HSM_ERR_BUFFER -4  /* signature buffer too small */
+#define HSM_ERR -1	  /* generic failure (logged) */
+#define HSM_ERR_NOKEY -2  /* no key with that CKA_ID */
+#define HSM_ERR_INPUT -3  /* input rejected by the HSM (size, params) */
+#define HSM_ERR_BUFFER -4 /* signature buffer too small */
 
 /* Create and initialize a token on the first free slot of a SoftHSM-like
  * module (C_InitToken + C_InitPIN). Used by the embedded default only; the
@@ -100,5 +100,33 @@ int hsm_secret_open(hsm *h, const uint8_t *aad, size_t aadlen, const uint8_t *in
 		    uint8_t *out, size_t cap, size_t *outlen);
 /* Does the value look like a sealed blob (magic and minimum length)? */
 bool hsm_secret_is_sealed(const uint8_t *in, size_t inlen);
+
+/* ---- keyed MACs under an HSM-held key ----
+ * HMAC-SHA-256 under a secret key that never leaves the HSM: CKK_GENERIC_SECRET,
+ * 256 bits, CKA_TOKEN, CKA_PRIVATE, CKA_SENSITIVE, !CKA_EXTRACTABLE,
+ * CKA_SIGN/CKA_VERIFY only, CKA_ID = HSM_MAC_KEY_ID (created on first use).
+ * PIN verifiers are such MACs: checking a guess needs the HSM. */
+#define HSM_MAC_KEY_ID "cisres-mac-key"
+#define HSM_MAC_LEN 32
+#define HSM_MAC_INPUT_MAX 4096
+/* HSM_OK, HSM_ERR_INPUT (empty or oversized input), HSM_ERR. */
+int hsm_mac(hsm *h, const uint8_t *in, size_t inlen, uint8_t out[HSM_MAC_LEN]);
+
+/* ---- counters kept in the token ----
+ * Small named counters stored as CKO_DATA objects (CKA_TOKEN, CKA_PRIVATE,
+ * CKA_APPLICATION "cisres-counter", CKA_LABEL = name, CKA_VALUE = 4 bytes
+ * big-endian). They live with the keys, not in the database, so restoring
+ * an older database does not reset them (PIN failure counters). A counter
+ * that does not exist is 0; writing 0 removes it. Updates are serialized
+ * in this process; duplicates left by a race between processes count as
+ * their largest value and collapse on the next write. */
+#define HSM_COUNTER_NAME_MAX 128 /* NUL included */
+int hsm_counter_get(hsm *h, const char *name, uint32_t *value);
+int hsm_counter_set(hsm *h, const char *name, uint32_t value);
+/* Add one; *value receives the new value. */
+int hsm_counter_add(hsm *h, const char *name, uint32_t *value);
+/* Call cb for every counter on the token; a non-zero return stops (HSM_ERR). */
+typedef int (*hsm_counter_cb)(const char *name, uint32_t value, void *ctx);
+int hsm_counter_each(hsm *h, hsm_counter_cb cb, void *ctx);
 
 #endif

@@ -25,7 +25,9 @@
 #include "log.h"
 #include "sam_client.h"
 #include "sam_factor.h"
+#include "sam_lock.h"
 #include "sam_login.h"
+#include "sam_sadtab.h"
 #include "secmem.h"
 #include "totp.h"
 
@@ -34,6 +36,17 @@
 #define SAM_PSS_SALT_SLACK 32 /* salt may exceed the hash length by this much */
 #define SAM_DETAIL_MAX (1u << 20)
 #define SAM_KEY_ID_LEN 16
+#define SAM_SADS_MAX (1u << 20)	       /* live SADs held by the SAM */
+#define SAM_SAD_BYTES_MAX (256u << 20) /* and their bytes */
+#define SAM_CERT_CACHE 256	       /* credentials whose validity is remembered */
+
+/* The validity period of a credential's certificate, remembered by the
+ * SHA-256 of the DER so that a signature does not parse X.509. */
+typedef struct {
+	uint8_t digest[32];
+	time_t not_before, not_after;
+	bool used;
+} sam_cert_entry;
 
 struct sam {
 	sam_client *remote; /* non-NULL: every call goes to a SAM process */
@@ -43,6 +56,11 @@ struct sam {
 	bool strict; /* refuse unsealed factor secrets */
 	tsa *tsa;    /* not owned; served by sam_tsa_* */
 	pthread_mutex_t tsa_mu;
+	sam_sadtab *sads; /* the live SADs: only here, never in the store */
+	sam_lock *locks;  /* factor failure counters, kept in the HSM */
+	pthread_mutex_t cert_mu;
+	sam_cert_entry certs[SAM_CERT_CACHE];
+	unsigned cert_next;
 };
 
 static const char *const sam_names[] = {
@@ -62,6 +80,7 @@ static const char *const sam_names[] = {
     [SAM_E_ALGO] = "SAM_E_ALGO",
     [SAM_E_CERT] = "SAM_E_CERT",
     [SAM_E_INTERNAL] = "SAM_E_INTERNAL",
+    [SAM_E_SAD_EXPIRED] = "SAM_E_SAD_EXPIRED",
 };
 
 const char *sam_status_name(sam_status st)
@@ -86,6 +105,12 @@ int sam_new(const sam_deps *deps, sam **out)
 	m->store = deps->store;
 	m->pol = deps->policy;
 	pthread_mutex_init(&m->tsa_mu, NULL);
+	pthread_mutex_init(&m->cert_mu, NULL);
+	if (sam_sadtab_new(SAM_SADS_MAX, SAM_SAD_BYTES_MAX, &m->sads) != 0 ||
+	    sam_lock_new(deps->hsm, &m->locks) != 0) {
+		sam_free(m);
+		return -1;
+	}
 	*out = m;
 	return 0;
 }
@@ -101,6 +126,7 @@ int sam_new_remote(sam_client *c, sam **out)
 		return -1;
 	m->remote = c;
 	pthread_mutex_init(&m->tsa_mu, NULL);
+	pthread_mutex_init(&m->cert_mu, NULL);
 	*out = m;
 	return 0;
 }
@@ -111,6 +137,9 @@ void sam_free(sam *m)
 		return;
 	if (m->remote != NULL)
 		sam_client_free(m->remote);
+	sam_sadtab_free(m->sads);
+	sam_lock_free(m->locks);
+	pthread_mutex_destroy(&m->cert_mu);
 	pthread_mutex_destroy(&m->tsa_mu);
 	free(m);
 }
@@ -323,7 +352,7 @@ static uint8_t *sam_flatten(const sam_hash *hs, size_t n, size_t hlen)
 }
 
 /* Are all request hashes in the SAD's bound set (each entry used once)? */
-static bool sam_hashes_bound(const store_sad *sad, const sam_hash *hs, size_t n)
+static bool sam_hashes_bound(const sam_sadtab_entry *sad, const sam_hash *hs, size_t n)
 {
 	bool *used;
 	size_t i, j;
@@ -377,6 +406,27 @@ static void sam_detail_sadref(sam_buf *b, const uint8_t hash[32])
 	sb_add(b, "\"");
 }
 
+/* Locked when the store says so (an operator's lock, or its copy of the
+ * count) or when the count in the HSM reached the threshold: the store can
+ * be edited or restored by the front end, the HSM cannot. */
+static sam_status sam_cred_lock_state(sam *m, const store_credential *cr, uint32_t *failures)
+{
+	char name[SAM_LOCK_NAME_MAX];
+	uint32_t n = 0;
+
+	if (failures != NULL)
+		*failures = 0;
+	sam_lock_name_cred(cr->id, name);
+	if (sam_lock_get(m->locks, name, &n) != 0)
+		return SAM_E_INTERNAL;
+	if (failures != NULL)
+		*failures = n;
+	if (cr->pin_locked ||
+	    (m->pol->lockout_threshold > 0 && n >= (uint32_t)m->pol->lockout_threshold))
+		return SAM_E_LOCKED;
+	return SAM_OK;
+}
+
 /* Credential checks common to authorize, extend and sign. */
 static sam_status sam_cred_usable(sam *m, int64_t user_id, const char *cred_id,
 				  store_credential *cr)
@@ -391,9 +441,7 @@ static sam_status sam_cred_usable(sam *m, int64_t user_id, const char *cred_id,
 		return SAM_E_NO_CREDENTIAL; /* indistinguishable from unknown */
 	if (!cr->enabled)
 		return SAM_E_DISABLED;
-	if (cr->pin_locked)
-		return SAM_E_LOCKED;
-	return SAM_OK;
+	return sam_cred_lock_state(m, cr, NULL);
 }
 
 /* Count a factor failure on the credential; SAM_E_LOCKED when this one
@@ -401,14 +449,23 @@ static sam_status sam_cred_usable(sam *m, int64_t user_id, const char *cred_id,
 static sam_status sam_factor_fail(sam *m, const store_credential *cr, const char *actor,
 				  sam_status st, int *failures_out)
 {
-	char obj[STORE_CRED_ID_MAX + 16], det[96];
-	int failures = 0;
-	bool locked = false;
+	char obj[STORE_CRED_ID_MAX + 16], det[96], name[SAM_LOCK_NAME_MAX];
+	uint32_t count = 0;
+	int failures = 0, shown = 0;
+	bool locked = false, shown_locked = false;
 
 	snprintf(obj, sizeof(obj), "credential:%s", cr->id);
-	if (store_cred_pin_fail(m->store, cr->id, m->pol->lockout_threshold, &failures, &locked) !=
-	    STORE_OK)
+	/* The HSM counts; the store keeps a copy for operators to see. */
+	sam_lock_name_cred(cr->id, name);
+	if (sam_lock_fail(m->locks, name, &count) != 0)
 		return SAM_E_INTERNAL;
+	if (store_cred_pin_fail(m->store, cr->id, m->pol->lockout_threshold, &shown,
+				&shown_locked) != STORE_OK)
+		return SAM_E_INTERNAL;
+	failures = m->hsm != NULL ? (count > INT32_MAX ? INT32_MAX : (int)count) : shown;
+	locked = m->hsm != NULL ? (m->pol->lockout_threshold > 0 &&
+				   count >= (uint32_t)m->pol->lockout_threshold)
+				: shown_locked;
 	if (failures_out != NULL)
 		*failures_out = failures;
 	if (locked) {
@@ -448,7 +505,7 @@ static sam_status sam_check_factors(sam *m, const store_credential *cr, const ch
 						       : "PIN verifier cannot be opened";
 		return SAM_E_INTERNAL;
 	}
-	v = kdf_verify(pin, pin_len, kdf);
+	v = sam_factor_pin_check(m->hsm, cr->id, pin, pin_len, kdf);
 	sec_zero(kdf, sizeof(kdf));
 	if (v < 0) {
 		*why = "PIN hash unusable";
@@ -499,14 +556,29 @@ static sam_status sam_check_factors(sam *m, const store_credential *cr, const ch
 	return SAM_OK;
 }
 
-/* Store a new SAD bound as given; fills res. */
+/* After a success: the count back to 0, in the HSM and the store copy. */
+static sam_status sam_cred_reset_failures(sam *m, const store_credential *cr)
+{
+	char name[SAM_LOCK_NAME_MAX];
+	uint32_t n = 0;
+
+	sam_lock_name_cred(cr->id, name);
+	if (sam_lock_get(m->locks, name, &n) != 0 || (n > 0 && sam_lock_reset(m->locks, name) != 0))
+		return SAM_E_INTERNAL;
+	if (cr->pin_failures > 0 && store_cred_pin_reset(m->store, cr->id) != STORE_OK)
+		return SAM_E_INTERNAL;
+	return SAM_OK;
+}
+
+/* Keep a new SAD bound as given; fills res. */
 static sam_status sam_mint(sam *m, int64_t user_id, const char *cred_id, hash_alg h,
 			   const sam_hash *hs, size_t n, int remaining, sam_authorize_res *res,
 			   uint8_t sad_hash[32])
 {
-	store_sad sad;
+	sam_sadtab_entry sad;
 	const hash_info *hi = n > 0 ? hash_by_id(h) : NULL;
-	int v;
+	int64_t now = (int64_t)policy_now(m->pol);
+	sam_sadtab_rc v;
 
 	memset(&sad, 0, sizeof(sad));
 	if (sam_sad_new(res->sad, sad_hash) != 0)
@@ -525,15 +597,19 @@ static sam_status sam_mint(sam *m, int64_t user_id, const char *cred_id, hash_al
 			goto fail;
 	}
 	sad.remaining = remaining;
-	sad.expires = (int64_t)policy_now(m->pol) + m->pol->sad_ttl;
-	v = store_sad_put(m->store, &sad);
-	store_sad_clear(&sad);
-	if (v != STORE_OK)
+	sad.expires = now + m->pol->sad_ttl;
+	v = sam_sadtab_put(m->sads, &sad, now);
+	sam_sadtab_entry_clear(&sad);
+	if (v != SADTAB_OK) {
+		if (v == SADTAB_FULL)
+			log_warn("sam: the SAD table is full (%zu live SADs)",
+				 sam_sadtab_count(m->sads));
 		goto fail;
+	}
 	res->expires_in = m->pol->sad_ttl;
 	return SAM_OK;
 fail:
-	store_sad_clear(&sad);
+	sam_sadtab_entry_clear(&sad);
 	sec_zero(res->sad, sizeof(res->sad));
 	return SAM_E_INTERNAL;
 }
@@ -599,9 +675,9 @@ static sam_status sam_local_authorize(sam *m, const sam_authorize_req *req, sam_
 			       &res->pin_failures, &why);
 	if (st != SAM_OK)
 		goto out;
-	if (cr.pin_failures > 0 && store_cred_pin_reset(m->store, cr.id) != STORE_OK) {
+	if (sam_cred_reset_failures(m, &cr) != SAM_OK) {
 		st = SAM_E_INTERNAL;
-		why = "store failure";
+		why = "failure counter not reset";
 		goto out;
 	}
 
@@ -629,7 +705,7 @@ out:
 		      sb_get(&det)) != 0 &&
 	    st == SAM_OK) {
 		/* Not durable in the log: the SAD must not be usable. */
-		(void)store_sad_delete(m->store, sad_hash);
+		(void)sam_sadtab_delete(m->sads, sad_hash);
 		res->expires_in = 0;
 		st = SAM_E_INTERNAL;
 	}
@@ -645,7 +721,7 @@ out:
 static sam_status sam_local_extend(sam *m, const sam_extend_req *req, sam_authorize_res *res)
 {
 	store_credential cr;
-	store_sad old;
+	sam_sadtab_entry old;
 	char actor[STORE_NAME_MAX + 16], obj[STORE_CRED_ID_MAX + 16];
 	const char *why = NULL;
 	uint8_t old_hash[32], new_hash[32];
@@ -680,11 +756,16 @@ static sam_status sam_local_extend(sam *m, const sam_extend_req *req, sam_author
 		why = "credential not usable";
 		goto out;
 	}
-	v = store_sad_get(m->store, old_hash, &old);
-	if (v != STORE_OK || old.user_id != req->user_id || strcmp(old.cred_id, cr.id) != 0 ||
-	    old.expires <= (int64_t)policy_now(m->pol) || old.remaining < 1) {
-		st = v == STORE_OK || v == STORE_NOTFOUND ? SAM_E_SAD : SAM_E_INTERNAL;
-		why = "SAD unknown, expired or bound elsewhere";
+	v = sam_sadtab_get(m->sads, old_hash, (int64_t)policy_now(m->pol), &old);
+	if (v == SADTAB_EXPIRED) {
+		st = SAM_E_SAD_EXPIRED;
+		why = "SAD expired";
+		goto out;
+	}
+	if (v != SADTAB_OK || old.user_id != req->user_id || strcmp(old.cred_id, cr.id) != 0 ||
+	    old.remaining < 1) {
+		st = v == SADTAB_OK || v == SADTAB_NOTFOUND ? SAM_E_SAD : SAM_E_INTERNAL;
+		why = "SAD unknown, spent or bound elsewhere";
 		goto out;
 	}
 	if ((cr.scal >= 2 || old.hash_alg != HASH_NONE) && req->n_hashes == 0) {
@@ -698,11 +779,13 @@ static sam_status sam_local_extend(sam *m, const sam_extend_req *req, sam_author
 		why = "more hashes than the SAD has signatures left";
 		goto out;
 	}
-	store_sad_clear(&old);
+	sam_sadtab_entry_clear(&old);
 	/* Spend the old SAD entirely, atomically; the count carries over. */
-	v = store_sad_take(m->store, old_hash, (int64_t)policy_now(m->pol), &old);
-	if (v != STORE_OK) {
-		st = v == STORE_NOTFOUND ? SAM_E_SAD : SAM_E_INTERNAL;
+	v = sam_sadtab_take(m->sads, old_hash, (int64_t)policy_now(m->pol), &old);
+	if (v != SADTAB_OK) {
+		st = v == SADTAB_NOTFOUND  ? SAM_E_SAD
+		     : v == SADTAB_EXPIRED ? SAM_E_SAD_EXPIRED
+					   : SAM_E_INTERNAL;
 		why = "SAD spent concurrently";
 		goto out;
 	}
@@ -733,11 +816,11 @@ out:
 	if (audit_log(m->store, actor, "extend", obj, st == SAM_OK ? "success" : "failure",
 		      sb_get(&det)) != 0 &&
 	    st == SAM_OK) {
-		(void)store_sad_delete(m->store, new_hash);
+		(void)sam_sadtab_delete(m->sads, new_hash);
 		st = SAM_E_INTERNAL;
 	}
 	sb_free(&det);
-	store_sad_clear(&old);
+	sam_sadtab_entry_clear(&old);
 	store_credential_clear(&cr);
 	if (st != SAM_OK) {
 		sec_zero(res->sad, sizeof(res->sad));
@@ -748,22 +831,53 @@ out:
 
 /* ---- sign ---- */
 
-/* Is the credential's certificate valid at 'now'? */
-static bool sam_cert_valid(const store_credential *cr, time_t now)
+/* Is the credential's certificate valid at 'now'? The validity period is
+ * remembered by the certificate's digest: no X.509 parsing per signature. */
+static bool sam_cert_valid(sam *m, const store_credential *cr, time_t now)
 {
 	const unsigned char *p = cr->cert_der;
+	uint8_t d[32];
+	unsigned int dlen = 0;
+	sam_cert_entry e;
 	X509 *x;
-	bool ok;
+	bool found = false, ok;
 
 	if (cr->cert_der == NULL || cr->cert_len == 0 || cr->cert_len > (1u << 20))
 		return false;
-	x = d2i_X509(NULL, &p, (long)cr->cert_len);
-	if (x == NULL)
+	if (EVP_Digest(cr->cert_der, cr->cert_len, d, &dlen, EVP_sha256(), NULL) != 1 ||
+	    dlen != sizeof(d))
 		return false;
-	ok = p == cr->cert_der + cr->cert_len && X509_cmp_time(X509_get0_notBefore(x), &now) < 0 &&
-	     X509_cmp_time(X509_get0_notAfter(x), &now) > 0;
-	X509_free(x);
-	return ok;
+	pthread_mutex_lock(&m->cert_mu);
+	for (unsigned i = 0; i < SAM_CERT_CACHE && !found; i++) {
+		if (m->certs[i].used && memcmp(m->certs[i].digest, d, sizeof(d)) == 0) {
+			e = m->certs[i];
+			found = true;
+		}
+	}
+	pthread_mutex_unlock(&m->cert_mu);
+	if (!found) {
+		struct tm tb, ta;
+
+		x = d2i_X509(NULL, &p, (long)cr->cert_len);
+		if (x == NULL)
+			return false;
+		ok = p == cr->cert_der + cr->cert_len &&
+		     ASN1_TIME_to_tm(X509_get0_notBefore(x), &tb) == 1 &&
+		     ASN1_TIME_to_tm(X509_get0_notAfter(x), &ta) == 1;
+		X509_free(x);
+		if (!ok)
+			return false;
+		memset(&e, 0, sizeof(e));
+		memcpy(e.digest, d, sizeof(d));
+		e.not_before = timegm(&tb);
+		e.not_after = timegm(&ta);
+		e.used = true;
+		pthread_mutex_lock(&m->cert_mu);
+		m->certs[m->cert_next] = e;
+		m->cert_next = (m->cert_next + 1) % SAM_CERT_CACHE;
+		pthread_mutex_unlock(&m->cert_mu);
+	}
+	return e.not_before < now && now < e.not_after;
 }
 
 /* Resolve the digest algorithm and check the algorithm fits the key. */
@@ -865,7 +979,7 @@ void sam_sign_res_clear(sam_sign_res *res)
 static sam_status sam_local_sign(sam *m, const sam_sign_req *req, sam_sign_res *res)
 {
 	store_credential cr;
-	store_sad sad;
+	sam_sadtab_entry sad;
 	char actor[STORE_NAME_MAX + 16], obj[STORE_CRED_ID_MAX + 16];
 	const char *why = NULL;
 	const sigalg_info *sa = NULL;
@@ -911,17 +1025,15 @@ static sam_status sam_local_sign(sam *m, const sam_sign_req *req, sam_sign_res *
 		goto out;
 	}
 	/* The SAD must be this signer's, for this credential, and live. */
-	v = store_sad_get(m->store, sad_hash, &sad);
-	if (v != STORE_OK || sad.user_id != req->user_id || strcmp(sad.cred_id, cr.id) != 0) {
-		st = v == STORE_OK || v == STORE_NOTFOUND ? SAM_E_SAD : SAM_E_INTERNAL;
-		why = "SAD unknown, spent or bound elsewhere";
+	v = sam_sadtab_get(m->sads, sad_hash, (int64_t)now, &sad);
+	if (v == SADTAB_EXPIRED) { /* and now gone for good */
+		st = SAM_E_SAD_EXPIRED;
+		why = "SAD expired";
 		goto out;
 	}
-	if (sad.expires <= (int64_t)now) {
-		/* Dead for good, even if the clock is later set back. */
-		(void)store_sad_delete(m->store, sad_hash);
-		st = SAM_E_SAD;
-		why = "SAD expired";
+	if (v != SADTAB_OK || sad.user_id != req->user_id || strcmp(sad.cred_id, cr.id) != 0) {
+		st = v == SADTAB_OK || v == SADTAB_NOTFOUND ? SAM_E_SAD : SAM_E_INTERNAL;
+		why = "SAD unknown, spent or bound elsewhere";
 		goto out;
 	}
 	st = sam_sign_algo(&cr, req, &sa, &h);
@@ -934,7 +1046,7 @@ static sam_status sam_local_sign(sam *m, const sam_sign_req *req, sam_sign_res *
 		why = "digest length does not match the hash algorithm";
 		goto out;
 	}
-	if (!sam_cert_valid(&cr, now)) {
+	if (!sam_cert_valid(m, &cr, now)) {
 		st = SAM_E_CERT;
 		why = "certificate missing or not valid now";
 		goto out;
@@ -959,22 +1071,22 @@ static sam_status sam_local_sign(sam *m, const sam_sign_req *req, sam_sign_res *
 	}
 	/* Spend before signing: of concurrent users of one SAD, only as many
 	 * as it allows get past this line. */
-	v = store_sad_consume(m->store, sad_hash, (int64_t)now, (int)req->n_hashes, flat,
-			      hash_by_id(h)->len, NULL);
-	if (v != STORE_OK) {
-		st = v == STORE_NOTFOUND ? SAM_E_SAD
-		     : v == STORE_CONFLICT
+	v = sam_sadtab_consume(m->sads, sad_hash, (int64_t)now, (int)req->n_hashes, flat,
+			       hash_by_id(h)->len, NULL);
+	if (v != SADTAB_OK) {
+		st = v == SADTAB_NOTFOUND  ? SAM_E_SAD
+		     : v == SADTAB_EXPIRED ? SAM_E_SAD_EXPIRED
+		     : v == SADTAB_CONFLICT
 			 ? (sad.hash_alg != HASH_NONE ? SAM_E_HASH_MISMATCH : SAM_E_COUNT)
 			 : SAM_E_INTERNAL;
-		if (v == STORE_CONFLICT && sad.hash_alg != HASH_NONE) {
+		if (v == SADTAB_CONFLICT && sad.hash_alg != HASH_NONE) {
 			/* Re-read to tell a spent count from a foreign hash. */
-			store_sad now_sad;
-			memset(&now_sad, 0, sizeof(now_sad));
-			if (store_sad_get(m->store, sad_hash, &now_sad) != STORE_OK)
+			sam_sadtab_entry now_sad;
+			if (sam_sadtab_get(m->sads, sad_hash, (int64_t)now, &now_sad) != SADTAB_OK)
 				st = SAM_E_SAD;
 			else if ((size_t)now_sad.remaining < req->n_hashes)
 				st = SAM_E_COUNT;
-			store_sad_clear(&now_sad);
+			sam_sadtab_entry_clear(&now_sad);
 		}
 		why = "SAD spent concurrently or does not allow this";
 		goto out;
@@ -1019,7 +1131,7 @@ out:
 		sam_sign_res_clear(res);
 	sb_free(&det);
 	free(flat);
-	store_sad_clear(&sad);
+	sam_sadtab_entry_clear(&sad);
 	store_credential_clear(&cr);
 	return res->status = st;
 }
@@ -1109,7 +1221,8 @@ static sam_status sam_local_keygen(sam *m, const sam_keygen_req *req, sam_keygen
 	snprintf(label, sizeof(label), "cred-%s", cr.id);
 	{
 		char kdf[STORE_HASH_MAX];
-		int hv = kdf_hash(req->pin, req->pin_len, m->pol->kdf_log_n, kdf, sizeof(kdf));
+		int hv = sam_factor_pin_make(m->hsm, m->pol->kdf_log_n, cr.id, req->pin,
+					     req->pin_len, kdf);
 
 		if (hv == 0)
 			hv = sam_factor_seal_pin(m->hsm, cr.id, kdf, cr.pin_hash);
@@ -1322,7 +1435,8 @@ static sam_status sam_local_set_pin(sam *m, const char *credential_id, const cha
 	}
 	{
 		char kdf[STORE_HASH_MAX];
-		int hv = kdf_hash(pin, pin_len, m->pol->kdf_log_n, kdf, sizeof(kdf));
+		int hv = sam_factor_pin_make(m->hsm, m->pol->kdf_log_n, credential_id, pin, pin_len,
+					     kdf);
 
 		if (hv == 0)
 			hv = sam_factor_seal_pin(m->hsm, credential_id, kdf, enc);
@@ -1570,7 +1684,46 @@ sam_status sam_verify_login(sam *m, const char *user, const char *pw, size_t pwl
 		return SAM_E_REQUEST;
 	if (m->remote != NULL)
 		return sam_client_verify_login(m->remote, user, pw, pwlen, user_id);
-	return sam_login_verify(m->hsm, m->store, m->pol, m->strict, user, pw, pwlen, user_id);
+	return sam_login_verify(m->hsm, m->locks, m->store, m->pol, m->strict, user, pw, pwlen,
+				user_id);
+}
+
+sam_status sam_cred_unblock(sam *m, const char *credential_id)
+{
+	char name[SAM_LOCK_NAME_MAX];
+
+	if (m == NULL || m->remote != NULL || !sam_cred_id_ok(credential_id))
+		return SAM_E_REQUEST;
+	sam_lock_name_cred(credential_id, name);
+	if (sam_lock_reset(m->locks, name) != 0)
+		return SAM_E_INTERNAL;
+	switch (store_cred_set_locked(m->store, credential_id, false)) {
+	case STORE_OK:
+		return SAM_OK;
+	case STORE_NOTFOUND:
+		return SAM_E_NO_CREDENTIAL;
+	default:
+		return SAM_E_INTERNAL;
+	}
+}
+
+sam_status sam_user_unblock(sam *m, int64_t user_id)
+{
+	char name[SAM_LOCK_NAME_MAX];
+
+	if (m == NULL || m->remote != NULL || user_id <= 0)
+		return SAM_E_REQUEST;
+	sam_lock_name_user(user_id, name);
+	if (sam_lock_reset(m->locks, name) != 0)
+		return SAM_E_INTERNAL;
+	switch (store_user_set_locked(m->store, user_id, false)) {
+	case STORE_OK:
+		return SAM_OK;
+	case STORE_NOTFOUND:
+		return SAM_E_NO_CREDENTIAL;
+	default:
+		return SAM_E_INTERNAL;
+	}
 }
 
 int sam_tsa_respond(sam *m, const uint8_t *req, size_t reqlen, uint8_t **resp, size_t *resplen)

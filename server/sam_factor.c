@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "b64.h"
+#include "kdf.h"
 #include "log.h"
 #include "secmem.h"
 
@@ -177,4 +178,88 @@ sam_factor_rc sam_factor_open_otp(hsm *h, bool strict, int64_t user_id, const ui
 		return SAM_FACTOR_OK;
 	*outlen = 0;
 	return v == HSM_ERR_INPUT ? SAM_FACTOR_BAD : SAM_FACTOR_ERROR;
+}
+
+/* ---- PIN verifiers ---- */
+
+#define PIN_SALT_LEN 16
+#define PIN_MAC_DOMAIN "cisres-pin:"
+
+/* The HSM's MAC of (domain, credential id, salt, PIN). */
+static int pin_tag(hsm *h, const char *cred_id, const uint8_t salt[PIN_SALT_LEN], const char *pin,
+		   size_t len, uint8_t tag[HSM_MAC_LEN])
+{
+	size_t idlen = strnlen(cred_id, STORE_CRED_ID_MAX);
+	size_t dl = sizeof(PIN_MAC_DOMAIN) - 1, n = dl + idlen + 1 + PIN_SALT_LEN + len;
+	uint8_t *in;
+	int rc;
+
+	if (idlen == 0 || idlen >= STORE_CRED_ID_MAX || len == 0 || n > HSM_MAC_INPUT_MAX)
+		return -1;
+	in = sec_locked_alloc(n);
+	if (in == NULL)
+		return -1;
+	memcpy(in, PIN_MAC_DOMAIN, dl);
+	memcpy(in + dl, cred_id, idlen);
+	in[dl + idlen] = 0;
+	memcpy(in + dl + idlen + 1, salt, PIN_SALT_LEN);
+	memcpy(in + dl + idlen + 1 + PIN_SALT_LEN, pin, len);
+	rc = hsm_mac(h, in, n, tag) == HSM_OK ? 0 : -1;
+	sec_unlock_free(in, n);
+	return rc;
+}
+
+int sam_factor_pin_make(hsm *h, int log_n, const char *cred_id, const char *pin, size_t len,
+			char out[STORE_HASH_MAX])
+{
+	uint8_t salt[PIN_SALT_LEN], tag[HSM_MAC_LEN];
+	char salt_hex[2 * PIN_SALT_LEN + 1], tag_hex[2 * HSM_MAC_LEN + 1];
+	int rc = -1;
+
+	if (out == NULL || cred_id == NULL || pin == NULL || len == 0)
+		return -1;
+	out[0] = '\0';
+	if (h == NULL)
+		return kdf_hash(pin, len, log_n, out, STORE_HASH_MAX);
+	if (sec_random(salt, sizeof(salt)) == 0 && pin_tag(h, cred_id, salt, pin, len, tag) == 0 &&
+	    hex_encode(salt, sizeof(salt), salt_hex, sizeof(salt_hex)) == 0 &&
+	    hex_encode(tag, sizeof(tag), tag_hex, sizeof(tag_hex)) == 0) {
+		int n = snprintf(out, STORE_HASH_MAX, "%s%s$%s", SAM_FACTOR_MAC_PREFIX, salt_hex,
+				 tag_hex);
+		rc = n > 0 && (size_t)n < STORE_HASH_MAX ? 0 : -1;
+	}
+	sec_zero(tag, sizeof(tag));
+	sec_zero(tag_hex, sizeof(tag_hex));
+	if (rc != 0)
+		sec_zero(out, STORE_HASH_MAX);
+	return rc;
+}
+
+int sam_factor_pin_check(hsm *h, const char *cred_id, const char *pin, size_t len,
+			 const char *verifier)
+{
+	const size_t pl = sizeof(SAM_FACTOR_MAC_PREFIX) - 1;
+	uint8_t salt[PIN_SALT_LEN], want[HSM_MAC_LEN], got[HSM_MAC_LEN];
+	size_t n = 0;
+	const char *p;
+	int rc = -1;
+
+	if (verifier == NULL || pin == NULL || cred_id == NULL)
+		return -1;
+	if (strncmp(verifier, SAM_FACTOR_MAC_PREFIX, pl) != 0)
+		return kdf_verify(pin, len, verifier); /* scrypt (no HSM, or older) */
+	if (h == NULL || len == 0)
+		return -1;
+	p = verifier + pl;
+	if (strnlen(p, STORE_HASH_MAX) != 2 * PIN_SALT_LEN + 1 + 2 * HSM_MAC_LEN ||
+	    p[2 * PIN_SALT_LEN] != '$' ||
+	    hex_decode(p, 2 * PIN_SALT_LEN, salt, sizeof(salt), &n) != 0 || n != PIN_SALT_LEN ||
+	    hex_decode(p + 2 * PIN_SALT_LEN + 1, 2 * HSM_MAC_LEN, want, sizeof(want), &n) != 0 ||
+	    n != HSM_MAC_LEN)
+		return -1;
+	if (pin_tag(h, cred_id, salt, pin, len, got) == 0)
+		rc = sec_equal(got, want, HSM_MAC_LEN) ? 1 : 0;
+	sec_zero(got, sizeof(got));
+	sec_zero(want, sizeof(want));
+	return rc;
 }

@@ -46,6 +46,21 @@ int sam_factor_seal_otp(hsm *h, int64_t user_id, const uint8_t *seed, size_t len
 sam_factor_rc sam_factor_open_otp(hsm *h, bool strict, int64_t user_id, const uint8_t *stored,
 				  size_t len, uint8_t out[STORE_OTPKEY_MAX], size_t *outlen);
 
+/* ---- PIN verifiers ----
+ * With an HSM: "$hmac1$" + hex(salt, 16 bytes) + "$" + hex(tag, 32 bytes),
+ * tag = hsm_mac("cisres-pin:" cred_id NUL salt PIN) under the HSM's MAC key.
+ * A guess can only be checked by the HSM, so a slow KDF adds nothing
+ * against an offline attack (there is none without the HSM) and online
+ * guessing is bounded by the lockout counter. Without an HSM (tests,
+ * tools): a kdf_hash() scrypt string of cost log_n. */
+#define SAM_FACTOR_MAC_PREFIX "$hmac1$"
+int sam_factor_pin_make(hsm *h, int log_n, const char *cred_id, const char *pin, size_t len,
+			char out[STORE_HASH_MAX]);
+/* 1: pin matches the verifier (either form); 0: it does not; -1: error
+ * (malformed verifier, HSM failure). Constant time in the tag. */
+int sam_factor_pin_check(hsm *h, const char *cred_id, const char *pin, size_t len,
+			 const char *verifier);
+
 /* Is a stored value sealed? */
 bool sam_factor_pin_sealed(const char *stored);
 bool sam_factor_otp_sealed(const uint8_t *stored, size_t len);

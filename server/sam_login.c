@@ -15,6 +15,7 @@
 #include "kdf.h"
 #include "log.h"
 #include "sam_factor.h"
+#include "sam_lock.h"
 #include "secmem.h"
 #include "totp.h"
 
@@ -45,17 +46,27 @@ static void sam_login_burn_time(const policy *p, const char *pw, size_t len)
 		(void)kdf_verify(pw != NULL ? pw : "", len, enc);
 }
 
-/* Count a failed login; audits the failure and a resulting lockout. */
-static sam_status sam_login_fail(store *s, const policy *p, const store_user *u, const char *actor,
-				 const char *why)
+/* Count a failed login; audits the failure and a resulting lockout. The
+ * HSM counts (when there is one); the store keeps a copy to show. */
+static sam_status sam_login_fail(sam_lock *locks, store *s, const policy *p, const store_user *u,
+				 const char *actor, const char *why)
 {
+	char name[SAM_LOCK_NAME_MAX];
+	uint32_t count = 0;
 	int failures = 0;
 	bool locked = false;
 	char detail[160];
 
-	if (store_user_fail(s, u->id, p->lockout_threshold, &failures, &locked) != STORE_OK) {
+	sam_lock_name_user(u->id, name);
+	if (sam_lock_fail(locks, name, &count) != 0 ||
+	    store_user_fail(s, u->id, p->lockout_threshold, &failures, &locked) != STORE_OK) {
 		(void)audit_log(s, actor, "login", actor, "failure", why);
 		return SAM_E_INTERNAL;
+	}
+	if (count > 0) {
+		failures = count > INT32_MAX ? INT32_MAX : (int)count;
+		locked =
+		    locked || (p->lockout_threshold > 0 && count >= (uint32_t)p->lockout_threshold);
 	}
 	snprintf(detail, sizeof(detail), "%s; failures=%d", why, failures);
 	if (audit_log(s, actor, "login", actor, "failure", detail) != 0)
@@ -70,8 +81,8 @@ static sam_status sam_login_fail(store *s, const policy *p, const store_user *u,
 }
 
 /* The login OTP (the last TOTP_DIGITS characters of pw). */
-static sam_status sam_login_otp(hsm *h, store *s, const policy *p, bool strict, const store_user *u,
-				const char *actor, const char *code)
+static sam_status sam_login_otp(hsm *h, sam_lock *locks, store *s, const policy *p, bool strict,
+				const store_user *u, const char *actor, const char *code)
 {
 	uint8_t seed[STORE_OTPKEY_MAX];
 	size_t seedlen = 0;
@@ -80,7 +91,7 @@ static sam_status sam_login_otp(hsm *h, store *s, const policy *p, bool strict, 
 	int v;
 
 	if (u->otp_key_len == 0)
-		return sam_login_fail(s, p, u, actor, "OTP required but none enrolled");
+		return sam_login_fail(locks, s, p, u, actor, "OTP required but none enrolled");
 	fr = sam_factor_open_otp(h, strict, u->id, u->otp_key, u->otp_key_len, seed, &seedlen);
 	if (fr != SAM_FACTOR_OK) {
 		log_err("sam: the OTP seed of a user cannot be used (%s)",
@@ -93,18 +104,19 @@ static sam_status sam_login_otp(hsm *h, store *s, const policy *p, bool strict, 
 	step = totp_check(seed, seedlen, code, TOTP_DIGITS, policy_now(p), p->totp_window);
 	sec_zero(seed, sizeof(seed));
 	if (step < 0)
-		return sam_login_fail(s, p, u, actor, "wrong OTP");
+		return sam_login_fail(locks, s, p, u, actor, "wrong OTP");
 	v = store_user_use_otp_step(s, u->id, step);
 	if (v == STORE_CONFLICT)
-		return sam_login_fail(s, p, u, actor, "OTP already used");
+		return sam_login_fail(locks, s, p, u, actor, "OTP already used");
 	return v == STORE_OK ? SAM_OK : SAM_E_INTERNAL;
 }
 
-sam_status sam_login_verify(hsm *h, store *s, const policy *p, bool strict, const char *user,
-			    const char *pw, size_t pwlen, int64_t *user_id)
+sam_status sam_login_verify(hsm *h, sam_lock *locks, store *s, const policy *p, bool strict,
+			    const char *user, const char *pw, size_t pwlen, int64_t *user_id)
 {
 	store_user u;
-	char actor[STORE_NAME_MAX + 8];
+	char actor[STORE_NAME_MAX + 8], name[SAM_LOCK_NAME_MAX];
+	uint32_t count = 0;
 	size_t ulen, pwpart;
 	sam_status st;
 	int v;
@@ -131,7 +143,12 @@ sam_status sam_login_verify(hsm *h, store *s, const policy *p, bool strict, cons
 	if (v != STORE_OK)
 		return SAM_E_INTERNAL;
 
-	if (u.locked) {
+	sam_lock_name_user(u.id, name);
+	if (sam_lock_get(locks, name, &count) != 0) {
+		st = SAM_E_INTERNAL;
+		goto out;
+	}
+	if (u.locked || (p->lockout_threshold > 0 && count >= (uint32_t)p->lockout_threshold)) {
 		st = audit_log(s, actor, "login", actor, "failure", "account locked") != 0
 			 ? SAM_E_INTERNAL
 			 : SAM_E_LOCKED;
@@ -140,7 +157,7 @@ sam_status sam_login_verify(hsm *h, store *s, const policy *p, bool strict, cons
 	pwpart = pwlen;
 	if (u.login_otp) {
 		if (pwlen < TOTP_DIGITS) {
-			st = sam_login_fail(s, p, &u, actor, "password/OTP too short");
+			st = sam_login_fail(locks, s, p, &u, actor, "password/OTP too short");
 			goto out;
 		}
 		pwpart = pwlen - TOTP_DIGITS;
@@ -153,15 +170,16 @@ sam_status sam_login_verify(hsm *h, store *s, const policy *p, bool strict, cons
 		goto out;
 	}
 	if (v == 0) {
-		st = sam_login_fail(s, p, &u, actor, "wrong password");
+		st = sam_login_fail(locks, s, p, &u, actor, "wrong password");
 		goto out;
 	}
 	if (u.login_otp) {
-		st = sam_login_otp(h, s, p, strict, &u, actor, pw + pwpart);
+		st = sam_login_otp(h, locks, s, p, strict, &u, actor, pw + pwpart);
 		if (st != SAM_OK)
 			goto out;
 	}
-	if (u.pw_failures > 0 && store_user_reset_failures(s, u.id) != STORE_OK) {
+	if ((count > 0 && sam_lock_reset(locks, name) != 0) ||
+	    (u.pw_failures > 0 && store_user_reset_failures(s, u.id) != STORE_OK)) {
 		st = SAM_E_INTERNAL;
 		goto out;
 	}

@@ -11,12 +11,14 @@
 
 #include "hsm.h"
 #include "policy.h"
+#include "sam_lock.h"
 #include "sam.h"
 #include "store/store.h"
 
-/* h may be NULL (no sealed seeds can then be opened). Contract: see
- * sam_verify_login in sam.h. */
-sam_status sam_login_verify(hsm *h, store *s, const policy *p, bool strict, const char *user,
-			    const char *pw, size_t pwlen, int64_t *user_id);
+/* h may be NULL (no sealed seeds can then be opened); locks counts the
+ * failures in the HSM (server/sam_lock.h). Contract: see sam_verify_login
+ * in sam.h. */
+sam_status sam_login_verify(hsm *h, sam_lock *locks, store *s, const policy *p, bool strict,
+			    const char *user, const char *pw, size_t pwlen, int64_t *user_id);
 
 #endif

@@ -407,7 +407,7 @@ static bool rd_begin(sam_rd *r, const uint8_t *msg, size_t len, sam_msg_type typ
 
 static bool status_ok(uint32_t v)
 {
-	return v <= (uint32_t)SAM_E_INTERNAL;
+	return v <= (uint32_t)SAM_STATUS_LAST;
 }
 
 unsigned sam_proto_op_class(uint16_t type)

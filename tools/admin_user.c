@@ -423,7 +423,8 @@ static int cmd_passwd(admin_env *env, int argc, char **argv)
 	if (npos != 1)
 		return admin_usage_err("user", "user passwd: NAME required");
 	memset(&u, 0, sizeof(u));
-	if (admin_open_store(env) != 0 || admin_user_find(env, pos[0], &u) != 0)
+	/* Full: a new password also clears the failure count, kept in the HSM. */
+	if (admin_open_full(env) != 0 || admin_user_find(env, pos[0], &u) != 0)
 		goto out;
 	if (password_get(&pw, pw_file, pw_env, pw_stdin, true) != 0)
 		goto out;
@@ -433,7 +434,8 @@ static int cmd_passwd(admin_env *env, int argc, char **argv)
 		goto out;
 	}
 	if (store_user_set_password(env->store, u.id, hash) != STORE_OK ||
-	    store_user_reset_failures(env->store, u.id) != STORE_OK) {
+	    store_user_reset_failures(env->store, u.id) != STORE_OK ||
+	    sam_user_unblock(env->ctx.sam, u.id) != SAM_OK) {
 		admin_err("cannot store the new password of '%s'", u.name);
 		admin_audit_record(env, "user.passwd", object, "failure", "store error");
 		goto out;
@@ -476,11 +478,12 @@ static int cmd_unlock(admin_env *env, int argc, char **argv)
 	}
 	if (npos != 1)
 		return admin_usage_err("user", "user unlock: NAME required");
-	if (admin_open_store(env) != 0 || admin_user_find(env, pos[0], &u) != 0)
+	if (admin_open_full(env) != 0 || admin_user_find(env, pos[0], &u) != 0)
 		return ADMIN_FAIL;
 	user_object(u.name, object, sizeof(object));
 	bool was_locked = u.locked;
-	if (store_user_set_locked(env->store, u.id, false) != STORE_OK) {
+	/* The count lives in the HSM: the SAM resets it. */
+	if (sam_user_unblock(env->ctx.sam, u.id) != SAM_OK) {
 		admin_err("cannot unlock user '%s'", u.name);
 		admin_audit_record(env, "user.unlock", object, "failure", "store error");
 		goto out;

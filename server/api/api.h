@@ -100,11 +100,6 @@ typedef enum {
 int api_fail(api_response *res, api_err e, const char *description);
 /* Map SAM and auth outcomes (descriptions per CSC style). */
 int api_fail_sam(api_response *res, sam_status st);
-/* Same, with "SAD expired" instead of "Invalid SAD" for SAM_E_SAD when
- * expired (from api_sad_expired, asked before the SAM spent or purged it). */
-int api_fail_sad(api_response *res, sam_status st, bool expired);
-/* Does the stored SAD exist and has it expired? Read-only. */
-bool api_sad_expired(api_service *svc, const char *sad, size_t sad_len);
 /* The error body as a string, for the HTTP layer's own errors (413, 404,
  * 405...) before any handler ran; malloc'd. *status receives the code. */
 char *api_error_body(api_err e, const char *description, unsigned *status);

@@ -245,8 +245,9 @@ static bool api_cred_info(cJSON *o, api_service *svc, const store_credential *c,
 	ok = (!with_id || json_add_string(o, "credentialID", c->id)) &&
 	     (c->description[0] == '\0' || json_add_string(o, "description", c->description)) &&
 	     (c->scal != 2 || json_add_string(o, "signatureQualifier", "eu_eidas_qes")) &&
-	     api_cred_key(o, c, &svc->ctx->cfg.pol) && api_cred_cert(o, svc, c, x, opt) && api_cred_auth(o, c) &&
-	     json_add_string(o, "SCAL", scal) && json_add_int(o, "multisign", c->multisign) &&
+	     api_cred_key(o, c, &svc->ctx->cfg.pol) && api_cred_cert(o, svc, c, x, opt) &&
+	     api_cred_auth(o, c) && json_add_string(o, "SCAL", scal) &&
+	     json_add_int(o, "multisign", c->multisign) &&
 	     json_add_string(o, "lang", svc->ctx->cfg.lang);
 	X509_free(x);
 	return ok;
@@ -464,7 +465,8 @@ int api_credentials_authorize(api_request *req, api_response *res)
 	if (api_param_credential_id(req->body, res, ar.credential_id) != 0 ||
 	    api_param_int(req->body, res, "numSignatures", true, 1, 1000000, 0, &num) != 0 ||
 	    api_param_hash_alg(req->body, res, "hashAlgorithmOID",
-			       harr != NULL && !cJSON_IsNull(harr), &req->svc->ctx->cfg.pol, &alg) != 0 ||
+			       harr != NULL && !cJSON_IsNull(harr), &req->svc->ctx->cfg.pol,
+			       &alg) != 0 ||
 	    api_param_hashes(req->body, res, "hashes", false, alg, &hashes, &n_hashes) != 0 ||
 	    api_param_common(req->body, res) != 0)
 		goto fail;
@@ -521,14 +523,14 @@ int api_credentials_extend(api_request *req, api_response *res)
 	hash_alg alg = HASH_NONE;
 	const char *sad = NULL;
 	const cJSON *harr = cJSON_GetObjectItemCaseSensitive(req->body, "hashes");
-	bool expired;
 	sam_status st;
 
 	memset(&er, 0, sizeof(er));
 	if (api_param_credential_id(req->body, res, er.credential_id) != 0 ||
 	    api_param_string(req->body, res, "SAD", true, 4096, &sad) != 0 ||
 	    api_param_hash_alg(req->body, res, "hashAlgorithmOID",
-			       harr != NULL && !cJSON_IsNull(harr), &req->svc->ctx->cfg.pol, &alg) != 0 ||
+			       harr != NULL && !cJSON_IsNull(harr), &req->svc->ctx->cfg.pol,
+			       &alg) != 0 ||
 	    api_param_hashes(req->body, res, "hashes", false, alg, &hashes, &n_hashes) != 0 ||
 	    api_param_common(req->body, res) != 0)
 		goto fail;
@@ -543,12 +545,11 @@ int api_credentials_extend(api_request *req, api_response *res)
 	er.hashes = hashes;
 	er.n_hashes = n_hashes;
 	memset(&out, 0, sizeof(out));
-	expired = api_sad_expired(svc, sad, er.sad_len);
 	st = sam_extend(svc->ctx->sam, &er, &out);
 	free(hashes);
 	if (st != SAM_OK || out.status != SAM_OK) {
 		sec_zero(&out, sizeof(out));
-		return api_fail_sad(res, st != SAM_OK ? st : out.status, expired);
+		return api_fail_sam(res, st != SAM_OK ? st : out.status);
 	}
 	return api_sad_result(res, &out);
 fail:

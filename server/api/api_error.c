@@ -107,6 +107,8 @@ int api_fail_sam(api_response *res, sam_status st)
 		return api_fail(res, API_E_INVALID_REQUEST, "Invalid parameter numSignatures");
 	case SAM_E_SAD:
 		return api_fail(res, API_E_INVALID_REQUEST, "Invalid SAD");
+	case SAM_E_SAD_EXPIRED:
+		return api_fail(res, API_E_INVALID_REQUEST, "SAD expired");
 	case SAM_E_HASH_MISMATCH:
 		return api_fail(res, API_E_INVALID_REQUEST, "Hash is not authorized by the SAD");
 	case SAM_E_COUNT:
@@ -119,32 +121,4 @@ int api_fail_sam(api_response *res, sam_status st)
 		break;
 	}
 	return api_fail(res, API_E_SERVER, NULL);
-}
-
-bool api_sad_expired(api_service *svc, const char *sad, size_t sad_len)
-{
-	uint8_t h[32];
-	unsigned int hlen = 0;
-	store_sad row;
-	bool expired = false;
-
-	/* The SAM answers one status for every SAD problem, and spending a SAD
-	 * purges expired ones: look at the stored SAD (by its SHA-256) first,
-	 * to tell the signer it merely expired. */
-	if (sad == NULL || sad_len == 0 ||
-	    EVP_Digest(sad, sad_len, h, &hlen, EVP_sha256(), NULL) != 1 || hlen != sizeof(h))
-		return false;
-	memset(&row, 0, sizeof(row));
-	if (store_sad_get(svc->ctx->store, h, &row) == STORE_OK) {
-		expired = row.expires <= (int64_t)policy_now(&svc->ctx->cfg.pol);
-		store_sad_clear(&row);
-	}
-	return expired;
-}
-
-int api_fail_sad(api_response *res, sam_status st, bool expired)
-{
-	if (st != SAM_E_SAD)
-		return api_fail_sam(res, st);
-	return api_fail(res, API_E_INVALID_REQUEST, expired ? "SAD expired" : "Invalid SAD");
 }

@@ -139,7 +139,6 @@ int api_signatures_sign_hash(api_request *req, api_response *res)
 	size_t n_hashes = 0;
 	const char *sad = NULL;
 	key_kind kind = KEY_NONE;
-	bool expired;
 	sam_status st;
 	int ret;
 
@@ -172,7 +171,6 @@ int api_signatures_sign_hash(api_request *req, api_response *res)
 	sr.hashes = hashes;
 	sr.n_hashes = n_hashes;
 	memset(&out, 0, sizeof(out));
-	expired = api_sad_expired(svc, sad, sr.sad_len);
 	st = sam_sign(svc->ctx->sam, &sr, &out);
 	free(hashes);
 	hashes = NULL;
@@ -187,7 +185,7 @@ int api_signatures_sign_hash(api_request *req, api_response *res)
 	atomic_fetch_add(&svc->stats.sign_failures, 1);
 	if (st == SAM_OK)
 		st = out.status != SAM_OK ? out.status : SAM_E_INTERNAL;
-	return api_fail_sad(res, st, expired);
+	return api_fail_sam(res, st);
 fail:
 	atomic_fetch_add(&svc->stats.sign_failures, 1);
 	free(hashes);

@@ -9,7 +9,13 @@
 
 command -v oathtool >/dev/null || fail "oathtool is required"
 command -v sqlite3 >/dev/null || fail "sqlite3 is required"
-cisres_start_server
+# SADs live 4 s here, so that the expiry step can wait for one: a SAD exists
+# only in the SAM process's memory, there is no row to age by hand.
+SAD_TTL=4
+POLICY_CONF=$(mktemp "${TMPDIR:-/tmp}/cisres-neg-policy.XXXXXX")
+printf '[policy]\nsad_ttl = %d\n' "$SAD_TTL" >"$POLICY_CONF"
+cisres_start_server --config "$POLICY_CONF"
+rm -f "$POLICY_CONF"
 W=$CISRES_TMP/work
 mkdir -p "$W"
 DB=$CISRES_STATE/cisres.db
@@ -318,8 +324,7 @@ assert_status 200 "the refused call spent nothing"
 
 step "expired SAD"
 SAD=$(authorize_pin "$ERIN" "$E1" 1111 1)
-sqlite3 -cmd '.timeout 5000' "$DB" \
-	"UPDATE sads SET expires = 1 WHERE cred_id = '$E1';"
+sleep $((SAD_TTL + 1))
 sign "$ERIN" "$E1" "$SAD" "[\"$H1\"]"
 assert_error 400 invalid_request "SAD expired"
 

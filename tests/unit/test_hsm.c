@@ -564,6 +564,93 @@ static void test_threads(void **state)
 	}
 }
 
+/* ---- keyed MACs and counters (PIN verifiers, failure counters) ---- */
+
+static void test_mac(void **state)
+{
+	uint8_t a[HSM_MAC_LEN], b[HSM_MAC_LEN], c[HSM_MAC_LEN];
+	CK_FUNCTION_LIST_PTR f = p11();
+	CK_SESSION_HANDLE s;
+	CK_OBJECT_HANDLE k;
+	CK_BBOOL sens = CK_FALSE, extr = CK_TRUE, enc = CK_TRUE, sign = CK_FALSE;
+	uint8_t val[64];
+	CK_ATTRIBUTE t[] = {{CKA_SENSITIVE, &sens, sizeof(sens)},
+			    {CKA_EXTRACTABLE, &extr, sizeof(extr)},
+			    {CKA_ENCRYPT, &enc, sizeof(enc)},
+			    {CKA_SIGN, &sign, sizeof(sign)}};
+	CK_ATTRIBUTE v = {CKA_VALUE, val, sizeof(val)};
+
+	(void)state;
+	assert_int_equal(hsm_mac(H, (const uint8_t *)"cisres-pin:c1\0salt1234", 23, a), HSM_OK);
+	assert_int_equal(hsm_mac(H, (const uint8_t *)"cisres-pin:c1\0salt1234", 23, b), HSM_OK);
+	assert_memory_equal(a, b, HSM_MAC_LEN); /* a MAC, not a random value */
+	assert_int_equal(hsm_mac(H, (const uint8_t *)"cisres-pin:c1\0salt1235", 23, c), HSM_OK);
+	assert_memory_not_equal(a, c, HSM_MAC_LEN);
+	assert_int_equal(hsm_mac(H, (const uint8_t *)"", 0, c), HSM_ERR_INPUT);
+	/* The key: in the token, sensitive, not extractable, MAC only. */
+	s = p11_session();
+	k = p11_find(s, CKO_SECRET_KEY, HSM_MAC_KEY_ID);
+	assert_int_not_equal(k, CK_INVALID_HANDLE);
+	assert_int_equal(f->C_GetAttributeValue(s, k, t, 4), CKR_OK);
+	assert_true(sens);
+	assert_false(extr);
+	assert_false(enc);
+	assert_true(sign);
+	assert_int_equal(f->C_GetAttributeValue(s, k, &v, 1), CKR_ATTRIBUTE_SENSITIVE);
+	f->C_CloseSession(s);
+}
+
+static int count_cb(const char *name, uint32_t value, void *ctx)
+{
+	uint32_t *sum = ctx;
+
+	if (strncmp(name, "test:", 5) == 0)
+		*sum += value;
+	return 0;
+}
+
+static void test_counters(void **state)
+{
+	uint32_t v = 99, sum = 0;
+	hsm_config cfg = {0};
+
+	(void)state;
+	assert_int_equal(hsm_counter_get(H, "test:a", &v), HSM_OK);
+	assert_int_equal(v, 0);
+	assert_int_equal(hsm_counter_add(H, "test:a", &v), HSM_OK);
+	assert_int_equal(v, 1);
+	assert_int_equal(hsm_counter_add(H, "test:a", &v), HSM_OK);
+	assert_int_equal(v, 2);
+	assert_int_equal(hsm_counter_set(H, "test:b", 7), HSM_OK);
+	assert_int_equal(hsm_counter_each(H, count_cb, &sum), HSM_OK);
+	assert_int_equal(sum, 9);
+	/* Kept in the token: another opening of it sees the same counts. */
+	hsm_close(H);
+	cfg.module_path = module_path();
+	cfg.token_label = TOKEN_LABEL;
+	cfg.pin = USER_PIN;
+	cfg.pin_len = strlen(USER_PIN);
+	cfg.pool_size = 2;
+	assert_int_equal(hsm_open(&cfg, &H), HSM_OK);
+	assert_int_equal(hsm_counter_get(H, "test:a", &v), HSM_OK);
+	assert_int_equal(v, 2);
+	/* 0 removes. */
+	assert_int_equal(hsm_counter_set(H, "test:a", 0), HSM_OK);
+	assert_int_equal(hsm_counter_get(H, "test:a", &v), HSM_OK);
+	assert_int_equal(v, 0);
+	sum = 0;
+	assert_int_equal(hsm_counter_each(H, count_cb, &sum), HSM_OK);
+	assert_int_equal(sum, 7);
+	/* Names are bounded. */
+	{
+		char big[HSM_COUNTER_NAME_MAX + 1];
+		memset(big, 'x', sizeof(big) - 1);
+		big[sizeof(big) - 1] = '\0';
+		assert_int_equal(hsm_counter_set(H, big, 1), HSM_ERR_INPUT);
+		assert_int_equal(hsm_counter_set(H, "", 1), HSM_ERR_INPUT);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -572,7 +659,8 @@ int main(void)
 	    cmocka_unit_test(test_sign_ecdsa),	   cmocka_unit_test(test_private_not_readable),
 	    cmocka_unit_test(test_destroy),	   cmocka_unit_test(test_wrong_id),
 	    cmocka_unit_test(test_other_process),  cmocka_unit_test(test_pkey_new),
-	    cmocka_unit_test(test_threads),
+	    cmocka_unit_test(test_threads),	   cmocka_unit_test(test_mac),
+	    cmocka_unit_test(test_counters),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

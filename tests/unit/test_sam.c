@@ -370,6 +370,41 @@ static int audit_count(const char *action, const char *outcome, const char *acto
 	return q.n;
 }
 
+/* Do the database file or its WAL contain these bytes? */
+static bool file_contains(const char *path, const void *needle, size_t n)
+{
+	FILE *f = fopen(path, "rb");
+	uint8_t *buf;
+	long len;
+	bool found = false;
+
+	if (f == NULL)
+		return false;
+	if (fseek(f, 0, SEEK_END) != 0 || (len = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
+		fclose(f);
+		return false;
+	}
+	buf = malloc((size_t)len + 1);
+	assert_non_null(buf);
+	if (fread(buf, 1, (size_t)len, f) == (size_t)len)
+		found = memmem(buf, (size_t)len, needle, n) != NULL;
+	free(buf);
+	fclose(f);
+	return found;
+}
+
+static bool db_files_contain(const void *needle, size_t n)
+{
+	char path[300];
+	const char *db = store_uri + strlen("sqlite:");
+
+	snprintf(path, sizeof(path), "%s", db);
+	if (file_contains(path, needle, n))
+		return true;
+	snprintf(path, sizeof(path), "%s-wal", db);
+	return file_contains(path, needle, n);
+}
+
 /* ---- T01: SAD <-> hash binding ---- */
 
 static void test_t01_hash_binding(void **state)
@@ -426,28 +461,21 @@ static void test_t01_hash_binding(void **state)
 	sam_sign_res_clear(&res);
 	assert_int_equal(sign(&c, G.alice, sad, &h[1], 1, &res), SAM_E_SAD);
 
-	/* A hand-built SAD row in the store (what a compromised SSA with DB
-	 * access might try) still binds: only its hashes sign. */
+	/* A SAD lives only in the SAM's memory: neither the SAD nor its SHA-256
+	 * is anywhere in the database files the front end shares, so there is
+	 * no row to forge, restore or replay (the SAM interface, no HTTP). */
+	rand_hash(&h[0], 32);
+	authorize_ok(&c, G.alice, 1, &h[0], 1, sad);
 	{
-		store_sad hs;
-		const char *mine = "hand-built-sad-for-the-test-0123456789abcde";
+		uint8_t sh[32];
 		unsigned int l = 0;
-		memset(&hs, 0, sizeof(hs));
-		EVP_Digest(mine, strlen(mine), hs.hash, &l, EVP_sha256(), NULL);
-		hs.user_id = G.alice;
-		memcpy(hs.cred_id, c.id, sizeof(hs.cred_id));
-		hs.hash_alg = HASH_SHA256;
-		hs.hashes = h[0].v;
-		hs.n_hashes = 1;
-		hs.hash_len = 32;
-		hs.remaining = 1;
-		hs.expires = g_now + 60;
-		assert_int_equal(store_sad_put(G.s, &hs), STORE_OK);
-		assert_int_equal(sign(&c, G.alice, mine, &h[1], 1, &res), SAM_E_HASH_MISMATCH);
-		assert_int_equal(sign(&c, G.alice, mine, &h[0], 1, &res), SAM_OK);
-		verify_all(&c, &res, &h[0], 1);
-		sam_sign_res_clear(&res);
+		EVP_Digest(sad, strlen(sad), sh, &l, EVP_sha256(), NULL);
+		assert_false(db_files_contain(sh, sizeof(sh)));
+		assert_false(db_files_contain(sad, strlen(sad)));
 	}
+	assert_int_equal(sign(&c, G.alice, sad, &h[0], 1, &res), SAM_OK);
+	verify_all(&c, &res, &h[0], 1);
+	sam_sign_res_clear(&res);
 	cred_free(&c);
 }
 
@@ -676,7 +704,7 @@ static void test_t06_expiry(void **state)
 	g_now = t0;
 	assert_int_equal(authorize(&c, G.alice, 1, NULL, 0, PIN, NULL, sad), SAM_OK);
 	g_now = t0 + G.pol.sad_ttl + 1;
-	assert_int_equal(sign(&c, G.alice, sad, &h, 1, &res), SAM_E_SAD);
+	assert_int_equal(sign(&c, G.alice, sad, &h, 1, &res), SAM_E_SAD_EXPIRED);
 	/* ... and stays dead if the clock goes back (it was purged). */
 	g_now = t0 + 1;
 	assert_int_equal(sign(&c, G.alice, sad, &h, 1, &res), SAM_E_SAD);
@@ -684,7 +712,7 @@ static void test_t06_expiry(void **state)
 	g_now = t0;
 	assert_int_equal(authorize(&c, G.alice, 1, NULL, 0, PIN, NULL, sad), SAM_OK);
 	g_now = t0 + G.pol.sad_ttl;
-	assert_int_equal(sign(&c, G.alice, sad, &h, 1, &res), SAM_E_SAD);
+	assert_int_equal(sign(&c, G.alice, sad, &h, 1, &res), SAM_E_SAD_EXPIRED);
 	g_now = t0 + G.pol.sad_ttl + 10;
 	cred_free(&c);
 }
@@ -778,7 +806,7 @@ static void test_t08_factors(void **state)
 	assert_int_equal(authorize(&c, G.alice, 1, &h, 1, NULL, NULL, sad), SAM_E_FACTORS);
 	/* Malformed OTP. */
 	assert_int_equal(authorize(&c, G.alice, 1, &h, 1, PIN, "12345a", sad), SAM_E_OTP);
-	assert_int_equal(store_cred_pin_reset(G.s, c.id), STORE_OK);
+	assert_int_equal(sam_cred_unblock(G.m, c.id), SAM_OK);
 	/* PIN + OTP. */
 	assert_int_equal(authorize(&c, G.alice, 1, &h, 1, PIN, otp, sad), SAM_OK);
 	/* The same OTP again (still inside its window): refused. */
@@ -790,11 +818,11 @@ static void test_t08_factors(void **state)
 		 totp_hotp(otp_key, sizeof(otp_key), (uint64_t)(g_now - 4 * TOTP_STEP) / TOTP_STEP,
 			   TOTP_DIGITS));
 	assert_int_equal(authorize(&c, G.alice, 1, &h, 1, PIN, otp, NULL), SAM_E_OTP);
-	assert_int_equal(store_cred_pin_reset(G.s, c.id), STORE_OK);
+	assert_int_equal(sam_cred_unblock(G.m, c.id), SAM_OK);
 	/* Wrong PIN, good OTP. */
 	next_otp(otp);
 	assert_int_equal(authorize(&c, G.alice, 1, &h, 1, "1357", otp, NULL), SAM_E_PIN);
-	assert_int_equal(store_cred_pin_reset(G.s, c.id), STORE_OK);
+	assert_int_equal(sam_cred_unblock(G.m, c.id), SAM_OK);
 	/* The SAD from PIN + OTP signs (g_now moved < sad_ttl). */
 	assert_int_equal(sign(&c, G.alice, sad, &h, 1, &res), SAM_OK);
 	verify_all(&c, &res, &h, 1);
@@ -802,6 +830,50 @@ static void test_t08_factors(void **state)
 	/* The OTP failures were audited. */
 	assert_true(audit_count("authorize", "failure", "user:alice", "OTP already used") >= 1);
 	cred_free(&c);
+}
+
+/* A copy of the database (closed, checkpointed) to put back later. */
+static void copy_file(const char *from, const char *to)
+{
+	FILE *in = fopen(from, "rb"), *out;
+	char buf[8192];
+	size_t n;
+
+	assert_non_null(in);
+	out = fopen(to, "wb");
+	assert_non_null(out);
+	while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+		assert_int_equal(fwrite(buf, 1, n, out), n);
+	fclose(in);
+	assert_int_equal(fclose(out), 0);
+}
+
+static void save_db_copy(void)
+{
+	char copy[300];
+	const char *db = store_uri + strlen("sqlite:");
+
+	/* Closing the last connection checkpoints the WAL into the file. */
+	sam_free(G.m);
+	store_close(G.s);
+	G.m = NULL;
+	snprintf(copy, sizeof(copy), "%s.saved", db);
+	copy_file(db, copy);
+	assert_int_equal(store_open(store_uri, &G.s), STORE_OK);
+	assert_int_equal(open_sam(), 0);
+}
+
+static void restore_db_copy(void)
+{
+	char copy[300], side[300];
+	const char *db = store_uri + strlen("sqlite:");
+
+	snprintf(copy, sizeof(copy), "%s.saved", db);
+	copy_file(copy, db);
+	snprintf(side, sizeof(side), "%s-wal", db);
+	(void)unlink(side);
+	snprintf(side, sizeof(side), "%s-shm", db);
+	(void)unlink(side);
 }
 
 /* ---- T09: failure counter and lockout ---- */
@@ -819,6 +891,7 @@ static void test_t09_lockout(void **state)
 	mkcred(&c, G.alice, KEY_EC, 2, true, 1);
 	rand_hash(&h, 32);
 	authorize_ok(&c, G.alice, 1, &h, 1, live);
+	save_db_copy();
 
 	memset(&r, 0, sizeof(r));
 	r.user_id = G.alice;
@@ -854,8 +927,30 @@ static void test_t09_lockout(void **state)
 	assert_int_equal(open_sam(), 0);
 	next_otp(otp);
 	assert_int_equal(authorize(&c, G.alice, 1, &h, 1, PIN, otp, sad), SAM_E_LOCKED);
-	/* Unlock (the admin path) resets the counter; then it works. */
+	/* The lock survives a database restore: the count is in the HSM. Put
+	 * back a copy of the database from before the failures. */
+	sam_free(G.m);
+	store_close(G.s);
+	G.m = NULL;
+	restore_db_copy();
+	assert_int_equal(store_open(store_uri, &G.s), STORE_OK);
+	{
+		store_credential sc;
+		memset(&sc, 0, sizeof(sc));
+		assert_int_equal(store_cred_get(G.s, c.id, &sc), STORE_OK);
+		assert_int_equal(sc.pin_failures, 0); /* the restored copy knows nothing */
+		assert_false(sc.pin_locked);
+		store_credential_clear(&sc);
+	}
+	assert_int_equal(open_sam(), 0);
+	next_otp(otp);
+	assert_int_equal(authorize(&c, G.alice, 1, &h, 1, PIN, otp, sad), SAM_E_LOCKED);
+	/* Editing the store's copy does not unlock either. */
 	assert_int_equal(store_cred_set_locked(G.s, c.id, false), STORE_OK);
+	next_otp(otp);
+	assert_int_equal(authorize(&c, G.alice, 1, &h, 1, PIN, otp, sad), SAM_E_LOCKED);
+	/* Unlock (the admin path) resets the counter; then it works. */
+	assert_int_equal(sam_cred_unblock(G.m, c.id), SAM_OK);
 	authorize_ok(&c, G.alice, 1, &h, 1, sad);
 	assert_int_equal(sign(&c, G.alice, sad, &h, 1, &res), SAM_OK);
 	verify_all(&c, &res, &h, 1);
@@ -984,13 +1079,13 @@ static void test_rsa_algorithms(void **state)
 	}
 	/* Still 6 uses left: the refusals spent nothing. */
 	{
-		store_sad s;
-		unsigned int l = 0;
-		uint8_t hh[32];
-		EVP_Digest(sad, strlen(sad), hh, &l, EVP_sha256(), NULL);
-		assert_int_equal(store_sad_get(G.s, hh, &s), STORE_OK);
-		assert_int_equal(s.remaining, 6);
-		store_sad_clear(&s);
+		sam_hash six[7];
+		for (int i = 0; i < 7; i++)
+			rand_hash(&six[i], 32);
+		assert_int_equal(sign(&c, G.alice, sad, six, 7, &res), SAM_E_COUNT);
+		assert_int_equal(sign(&c, G.alice, sad, six, 6, &res), SAM_OK);
+		sam_sign_res_clear(&res);
+		assert_int_equal(sign(&c, G.alice, sad, &six[6], 1, &res), SAM_E_SAD);
 	}
 	cred_free(&c);
 }

@@ -408,7 +408,8 @@ static void test_database_copy_reveals_nothing(void **state)
 	assert_true(sam_factor_pin_sealed(c.pin_hash));
 	/* The verifier inside, opened with the HSM for the search below. */
 	assert_int_equal(sam_factor_open_pin(G.h, true, c.id, c.pin_hash, kdf), SAM_FACTOR_OK);
-	assert_int_equal(kdf_verify(PIN, strlen(PIN), kdf), 1);
+	assert_int_equal(sam_factor_pin_check(G.h, c.id, PIN, strlen(PIN), kdf), 1);
+	assert_int_equal(sam_factor_pin_check(G.h, c.id, "0000", 4, kdf), 0);
 	assert_int_equal(store_user_get_id(G.s, G.alice, &u), STORE_OK);
 	assert_true(sam_factor_otp_sealed(u.otp_key, u.otp_key_len));
 

@@ -403,7 +403,7 @@ static void test_results_roundtrip(void **state)
 	assert_int_equal(sam_proto_dec_status_res(m, len, &st), 0);
 	assert_int_equal(st, SAM_E_LOCKED);
 	sam_proto_free(m, len);
-	assert_int_equal(sam_proto_enc_status_res((sam_status)(SAM_E_INTERNAL + 1), &m, &len), -1);
+	assert_int_equal(sam_proto_enc_status_res((sam_status)(SAM_STATUS_LAST + 1), &m, &len), -1);
 
 	assert_int_equal(sam_proto_enc_login_res(SAM_OK, 12, &m, &len), 0);
 	assert_int_equal(sam_proto_dec_login_res(m, len, &st, &uid), 0);
@@ -632,7 +632,7 @@ static void test_malformed_refused(void **state)
 	}
 	/* A status out of range. */
 	{
-		uint8_t v[4] = {0, 0, 0, (uint8_t)(SAM_E_INTERNAL + 1)};
+		uint8_t v[4] = {0, 0, 0, (uint8_t)(SAM_STATUS_LAST + 1)};
 
 		off = field(body, 1, v, 4);
 		m = craft(SAM_MSG_RES_STATUS, 0, body, off, &len);
