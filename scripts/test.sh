@@ -27,7 +27,7 @@ if [ "${CISRES_TEST_QUICK:-0}" != 1 ]; then
 		-DCMAKE_BUILD_TYPE=Debug >/dev/null
 	cmake --build "$src/build-asan" -j"$jobs"
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-		ctest --test-dir "$src/build-asan" --output-on-failure --no-tests=error -j"$jobs" -L 'unit|integration' -LE module
+		ctest --test-dir "$src/build-asan" --output-on-failure --no-tests=error -j"$jobs" -L 'unit|integration' -LE 'module|load'
 
 	echo "== fuzz targets (short runs on the seed corpora) =="
 	CC=clang cmake -S "$src" -B "$src/build-fuzz" -DCISRES_FUZZ=ON -DCISRES_TESTS=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
