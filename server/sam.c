@@ -38,6 +38,7 @@
 #define SAM_KEY_ID_LEN 16
 #define SAM_SADS_MAX (1u << 20)	       /* live SADs held by the SAM */
 #define SAM_SAD_BYTES_MAX (256u << 20) /* and their bytes */
+#define SAM_SADS_PER_USER 4096	       /* live SADs of one signer */
 #define SAM_CERT_CACHE 256	       /* credentials whose validity is remembered */
 
 /* The validity period of a credential's certificate, remembered by the
@@ -106,7 +107,7 @@ int sam_new(const sam_deps *deps, sam **out)
 	m->pol = deps->policy;
 	pthread_mutex_init(&m->tsa_mu, NULL);
 	pthread_mutex_init(&m->cert_mu, NULL);
-	if (sam_sadtab_new(SAM_SADS_MAX, SAM_SAD_BYTES_MAX, &m->sads) != 0 ||
+	if (sam_sadtab_new(SAM_SADS_MAX, SAM_SAD_BYTES_MAX, SAM_SADS_PER_USER, &m->sads) != 0 ||
 	    sam_lock_new(deps->hsm, &m->locks) != 0) {
 		sam_free(m);
 		return -1;

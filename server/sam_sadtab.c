@@ -15,6 +15,15 @@
 #define SADTAB_SWEEP_STEP 8    /* buckets swept per insertion */
 #define SADTAB_ENTRY_COST 256u /* bytes counted per entry besides its hashes */
 
+#define SADTAB_USER_BUCKETS 4096u
+
+/* Live SADs per user, so that one signer cannot fill the table. */
+typedef struct sadtab_user {
+	struct sadtab_user *next;
+	int64_t user_id;
+	size_t count;
+} sadtab_user;
+
 typedef struct sadtab_node {
 	struct sadtab_node *next;
 	sam_sadtab_entry e;
@@ -25,9 +34,49 @@ struct sam_sadtab {
 	pthread_mutex_t mu;
 	sadtab_node **buckets;
 	size_t count, bytes;
-	size_t max_entries, max_bytes;
+	size_t max_entries, max_bytes, max_per_user;
 	size_t sweep_next;
+	sadtab_user *users[SADTAB_USER_BUCKETS];
 };
+
+static sadtab_user **user_link(sam_sadtab *t, int64_t user_id)
+{
+	sadtab_user **l = &t->users[(uint64_t)user_id % SADTAB_USER_BUCKETS];
+
+	while (*l != NULL && (*l)->user_id != user_id)
+		l = &(*l)->next;
+	return l;
+}
+
+static size_t user_count(sam_sadtab *t, int64_t user_id)
+{
+	sadtab_user **l = user_link(t, user_id);
+
+	return *l != NULL ? (*l)->count : 0;
+}
+
+/* Count one more (+1) or one fewer (-1) live SAD of user_id. */
+static bool user_adjust(sam_sadtab *t, int64_t user_id, int delta)
+{
+	sadtab_user **l = user_link(t, user_id);
+
+	if (*l == NULL) {
+		if (delta < 0)
+			return true;
+		*l = calloc(1, sizeof(**l));
+		if (*l == NULL)
+			return false;
+		(*l)->user_id = user_id;
+	}
+	if (delta > 0) {
+		(*l)->count++;
+	} else if (--(*l)->count == 0) {
+		sadtab_user *u = *l;
+		*l = u->next;
+		free(u);
+	}
+	return true;
+}
 
 void sam_sadtab_entry_clear(sam_sadtab_entry *e)
 {
@@ -37,11 +86,11 @@ void sam_sadtab_entry_clear(sam_sadtab_entry *e)
 	memset(e, 0, sizeof(*e));
 }
 
-int sam_sadtab_new(size_t max_entries, size_t max_bytes, sam_sadtab **out)
+int sam_sadtab_new(size_t max_entries, size_t max_bytes, size_t max_per_user, sam_sadtab **out)
 {
 	sam_sadtab *t;
 
-	if (out == NULL || max_entries == 0 || max_bytes == 0)
+	if (out == NULL || max_entries == 0 || max_bytes == 0 || max_per_user == 0)
 		return -1;
 	t = calloc(1, sizeof(*t));
 	if (t == NULL)
@@ -54,6 +103,7 @@ int sam_sadtab_new(size_t max_entries, size_t max_bytes, sam_sadtab **out)
 	pthread_mutex_init(&t->mu, NULL);
 	t->max_entries = max_entries;
 	t->max_bytes = max_bytes;
+	t->max_per_user = max_per_user;
 	*out = t;
 	return 0;
 }
@@ -76,6 +126,16 @@ void sam_sadtab_free(sam_sadtab *t)
 
 			node_free(n);
 			n = next;
+		}
+	}
+	for (size_t i = 0; i < SADTAB_USER_BUCKETS; i++) {
+		sadtab_user *u = t->users[i];
+
+		while (u != NULL) {
+			sadtab_user *next = u->next;
+
+			free(u);
+			u = next;
 		}
 	}
 	free(t->buckets);
@@ -105,6 +165,7 @@ static void unlink_node(sam_sadtab *t, sadtab_node **l)
 	*l = n->next;
 	t->count--;
 	t->bytes -= n->cost;
+	(void)user_adjust(t, n->e.user_id, -1);
 	node_free(n);
 }
 
@@ -166,15 +227,18 @@ sam_sadtab_rc sam_sadtab_put(sam_sadtab *t, const sam_sadtab_entry *e, int64_t n
 	n->cost = cost;
 	pthread_mutex_lock(&t->mu);
 	sweep(t, now, SADTAB_SWEEP_STEP);
-	if (t->count >= t->max_entries || t->bytes + cost > t->max_bytes)
+	if (t->count >= t->max_entries || t->bytes + cost > t->max_bytes ||
+	    user_count(t, e->user_id) >= t->max_per_user)
 		sweep(t, now, SADTAB_BUCKETS);
-	if (t->count >= t->max_entries || t->bytes + cost > t->max_bytes) {
+	if (t->count >= t->max_entries || t->bytes + cost > t->max_bytes ||
+	    user_count(t, e->user_id) >= t->max_per_user || !user_adjust(t, e->user_id, +1)) {
 		pthread_mutex_unlock(&t->mu);
 		node_free(n);
 		return SADTAB_FULL;
 	}
 	l = find_link(t, e->hash);
 	if (*l != NULL) { /* 256 random bits collided: refuse rather than alias */
+		(void)user_adjust(t, e->user_id, -1);
 		pthread_mutex_unlock(&t->mu);
 		node_free(n);
 		return SADTAB_ERR;
@@ -326,6 +390,7 @@ sam_sadtab_rc sam_sadtab_take(sam_sadtab *t, const uint8_t hash[32], int64_t now
 		*l = n->next;
 		t->count--;
 		t->bytes -= n->cost;
+		(void)user_adjust(t, n->e.user_id, -1);
 		*out = n->e; /* hand the hashes over */
 		free(n);
 	}

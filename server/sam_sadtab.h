@@ -8,7 +8,7 @@
  * again; the module does so by itself for e-seal credentials).
  *
  * Entries are keyed by the SHA-256 of the SAD (the SAD itself is never
- * kept), bounded in number and in bytes, and swept of expired entries as
+ * kept), bounded in number, in bytes and per signer, and swept of expired entries as
  * the table is used. Every operation is atomic (one mutex); consume is the
  * spend-before-sign of the SAM. */
 #ifndef CISRES_SAM_SADTAB_H
@@ -45,8 +45,9 @@ typedef enum {
 #define SAM_SADTAB_MAX_HASHES 1024
 
 /* max_entries and max_bytes bound the table (hash bytes plus a fixed
- * overhead per entry). */
-int sam_sadtab_new(size_t max_entries, size_t max_bytes, sam_sadtab **out);
+ * overhead per entry); max_per_user bounds the live SADs of one signer, so
+ * that one signer cannot fill the table for everyone. */
+int sam_sadtab_new(size_t max_entries, size_t max_bytes, size_t max_per_user, sam_sadtab **out);
 void sam_sadtab_free(sam_sadtab *t);
 void sam_sadtab_entry_clear(sam_sadtab_entry *e);
 

@@ -43,7 +43,7 @@ static void test_put_get_binding(void **state)
 	uint8_t other[32];
 
 	(void)state;
-	assert_int_equal(sam_sadtab_new(16, 1 << 20, &t), 0);
+	assert_int_equal(sam_sadtab_new(16, 1 << 20, 64, &t), 0);
 	assert_int_equal(sam_sadtab_put(t, &e, 10), SADTAB_OK);
 	assert_int_equal(sam_sadtab_put(t, &e, 10), SADTAB_ERR); /* no aliasing */
 	assert_int_equal(sam_sadtab_get(t, e.hash, 10, &g), SADTAB_OK);
@@ -70,7 +70,7 @@ static void test_count_and_expiry(void **state)
 	sam_sadtab_entry e = unbound(1, 3, 100), g;
 
 	(void)state;
-	assert_int_equal(sam_sadtab_new(16, 1 << 20, &t), 0);
+	assert_int_equal(sam_sadtab_new(16, 1 << 20, 64, &t), 0);
 	assert_int_equal(sam_sadtab_put(t, &e, 10), SADTAB_OK);
 	assert_int_equal(sam_sadtab_consume(t, e.hash, 10, 4, NULL, 0, NULL), SADTAB_CONFLICT);
 	assert_int_equal(sam_sadtab_consume(t, e.hash, 10, 2, NULL, 0, &g), SADTAB_OK);
@@ -118,7 +118,7 @@ static void test_bound_hashes(void **state)
 	e.hashes = set;
 	e.n_hashes = 3;
 	e.hash_len = 32;
-	assert_int_equal(sam_sadtab_new(16, 1 << 20, &t), 0);
+	assert_int_equal(sam_sadtab_new(16, 1 << 20, 64, &t), 0);
 	assert_int_equal(sam_sadtab_put(t, &e, 10), SADTAB_OK);
 	/* A foreign hash, or a wrong length: nothing changes. */
 	assert_int_equal(sam_sadtab_consume(t, e.hash, 10, 1, foreign, 32, NULL), SADTAB_CONFLICT);
@@ -145,7 +145,7 @@ static void test_bounds_and_sweep(void **state)
 	uint8_t set[64 * 32];
 
 	(void)state;
-	assert_int_equal(sam_sadtab_new(4, 1 << 20, &t), 0);
+	assert_int_equal(sam_sadtab_new(4, 1 << 20, 64, &t), 0);
 	for (unsigned i = 0; i < 4; i++) {
 		e = unbound(i + 1, 1, 20);
 		assert_int_equal(sam_sadtab_put(t, &e, 10), SADTAB_OK);
@@ -158,7 +158,7 @@ static void test_bounds_and_sweep(void **state)
 	sam_sadtab_free(t);
 
 	/* Bytes: 64 hashes of 32 bytes each (2 KiB) do not fit in 2 KiB. */
-	assert_int_equal(sam_sadtab_new(1000, 2048, &t), 0);
+	assert_int_equal(sam_sadtab_new(1000, 2048, 64, &t), 0);
 	memset(set, 0x11, sizeof(set));
 	e = unbound(1, 64, 100);
 	e.hash_alg = HASH_SHA256;
@@ -168,6 +168,23 @@ static void test_bounds_and_sweep(void **state)
 	assert_int_equal(sam_sadtab_put(t, &e, 10), SADTAB_FULL);
 	e.n_hashes = 8;
 	e.remaining = 8;
+	assert_int_equal(sam_sadtab_put(t, &e, 10), SADTAB_OK);
+	sam_sadtab_free(t);
+
+	/* Per signer: user 7 has 3 live SADs at most; user 8 is not affected. */
+	assert_int_equal(sam_sadtab_new(100, 1 << 20, 3, &t), 0);
+	for (unsigned i = 0; i < 3; i++) {
+		e = unbound(i + 1, 1, 100);
+		assert_int_equal(sam_sadtab_put(t, &e, 10), SADTAB_OK);
+	}
+	e = unbound(10, 1, 100);
+	assert_int_equal(sam_sadtab_put(t, &e, 10), SADTAB_FULL);
+	e.user_id = 8;
+	assert_int_equal(sam_sadtab_put(t, &e, 10), SADTAB_OK);
+	/* Spending one makes room again. */
+	e = unbound(1, 1, 100);
+	assert_int_equal(sam_sadtab_consume(t, e.hash, 10, 1, NULL, 0, NULL), SADTAB_OK);
+	e = unbound(11, 1, 100);
 	assert_int_equal(sam_sadtab_put(t, &e, 10), SADTAB_OK);
 	sam_sadtab_free(t);
 }
@@ -202,7 +219,7 @@ static void test_race(void **state)
 	int total = 0;
 
 	(void)state;
-	assert_int_equal(sam_sadtab_new(16, 1 << 20, &t), 0);
+	assert_int_equal(sam_sadtab_new(16, 1 << 20, 64, &t), 0);
 	assert_int_equal(sam_sadtab_put(t, &e, 10), SADTAB_OK);
 	pthread_barrier_init(&b, NULL, RACERS);
 	for (int i = 0; i < RACERS; i++) {
