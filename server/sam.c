@@ -499,7 +499,7 @@ static sam_status sam_check_factors(sam *m, const store_credential *cr, const ch
 		*why = "OTP missing";
 		return SAM_E_OTP;
 	}
-	fr = sam_factor_open_pin(m->hsm, m->strict, cr->id, cr->pin_hash, kdf);
+	fr = sam_factor_open_pin(m->hsm, m->strict, cr, cr->pin_hash, kdf);
 	if (fr != SAM_FACTOR_OK) {
 		*why = fr == SAM_FACTOR_LEGACY_REFUSED ? "unsealed PIN verifier refused (strict)"
 		       : fr == SAM_FACTOR_BAD	       ? "PIN verifier does not authenticate"
@@ -557,6 +557,14 @@ static sam_status sam_check_factors(sam *m, const store_credential *cr, const ch
 	return SAM_OK;
 }
 
+/* Is the row's binding the one a SAD remembers? */
+static bool sam_binding_same(const store_credential *cr, const uint8_t binding[32])
+{
+	uint8_t now[32];
+
+	return sam_factor_cred_binding(cr, now) == 0 && sec_equal(now, binding, sizeof(now));
+}
+
 /* After a success: the count back to 0, in the HSM and the store copy. */
 static sam_status sam_cred_reset_failures(sam *m, const store_credential *cr)
 {
@@ -572,9 +580,9 @@ static sam_status sam_cred_reset_failures(sam *m, const store_credential *cr)
 }
 
 /* Keep a new SAD bound as given; fills res. */
-static sam_status sam_mint(sam *m, int64_t user_id, const char *cred_id, hash_alg h,
-			   const sam_hash *hs, size_t n, int remaining, sam_authorize_res *res,
-			   uint8_t sad_hash[32])
+static sam_status sam_mint(sam *m, int64_t user_id, const char *cred_id, const uint8_t binding[32],
+			   hash_alg h, const sam_hash *hs, size_t n, int remaining,
+			   sam_authorize_res *res, uint8_t sad_hash[32])
 {
 	sam_sadtab_entry sad;
 	const hash_info *hi = n > 0 ? hash_by_id(h) : NULL;
@@ -599,6 +607,7 @@ static sam_status sam_mint(sam *m, int64_t user_id, const char *cred_id, hash_al
 	}
 	sad.remaining = remaining;
 	sad.expires = now + m->pol->sad_ttl;
+	memcpy(sad.binding, binding, sizeof(sad.binding));
 	v = sam_sadtab_put(m->sads, &sad, now);
 	sam_sadtab_entry_clear(&sad);
 	if (v != SADTAB_OK) {
@@ -622,7 +631,7 @@ static sam_status sam_local_authorize(sam *m, const sam_authorize_req *req, sam_
 	store_credential cr;
 	char actor[STORE_NAME_MAX + 16], obj[STORE_CRED_ID_MAX + 16];
 	const char *why = NULL;
-	uint8_t sad_hash[32];
+	uint8_t sad_hash[32], binding[32];
 	sam_buf det = {0};
 	sam_status st;
 	bool have_cred = false;
@@ -682,7 +691,14 @@ static sam_status sam_local_authorize(sam *m, const sam_authorize_req *req, sam_
 		goto out;
 	}
 
-	st = sam_mint(m, req->user_id, cr.id, req->hash, req->hashes, req->n_hashes,
+	/* The row opened its PIN verifier, so it is the row as enrolled: the
+	 * SAD remembers it. */
+	if (sam_factor_cred_binding(&cr, binding) != 0) {
+		st = SAM_E_INTERNAL;
+		why = "credential binding";
+		goto out;
+	}
+	st = sam_mint(m, req->user_id, cr.id, binding, req->hash, req->hashes, req->n_hashes,
 		      req->num_signatures, res, sad_hash);
 	if (st != SAM_OK) {
 		why = "SAD issuance failed";
@@ -769,6 +785,11 @@ static sam_status sam_local_extend(sam *m, const sam_extend_req *req, sam_author
 		why = "SAD unknown, spent or bound elsewhere";
 		goto out;
 	}
+	if (!sam_binding_same(&cr, old.binding)) {
+		st = SAM_E_SAD;
+		why = "credential changed since the authorization";
+		goto out;
+	}
 	if ((cr.scal >= 2 || old.hash_alg != HASH_NONE) && req->n_hashes == 0) {
 		/* A bound SAD never turns into an unbound one. */
 		st = SAM_E_HASHES_REQUIRED;
@@ -795,8 +816,8 @@ static sam_status sam_local_extend(sam *m, const sam_extend_req *req, sam_author
 		why = "SAD was used concurrently";
 		goto out;
 	}
-	st = sam_mint(m, req->user_id, cr.id, req->hash, req->hashes, req->n_hashes, old.remaining,
-		      res, new_hash);
+	st = sam_mint(m, req->user_id, cr.id, old.binding, req->hash, req->hashes, req->n_hashes,
+		      old.remaining, res, new_hash);
 	if (st != SAM_OK)
 		why = "SAD issuance failed";
 out:
@@ -1037,6 +1058,13 @@ static sam_status sam_local_sign(sam *m, const sam_sign_req *req, sam_sign_res *
 		why = "SAD unknown, spent or bound elsewhere";
 		goto out;
 	}
+	/* The key and rules are those of the row the signer authorized: a row
+	 * edited since (another key id, say) does not sign. */
+	if (!sam_binding_same(&cr, sad.binding)) {
+		st = SAM_E_SAD;
+		why = "credential changed since the authorization";
+		goto out;
+	}
 	st = sam_sign_algo(&cr, req, &sa, &h);
 	if (st != SAM_OK) {
 		why = "signature algorithm not usable with this key";
@@ -1220,20 +1248,6 @@ static sam_status sam_local_keygen(sam *m, const sam_keygen_req *req, sam_keygen
 	}
 	snprintf(obj, sizeof(obj), "credential:%s", cr.id);
 	snprintf(label, sizeof(label), "cred-%s", cr.id);
-	{
-		char kdf[STORE_HASH_MAX];
-		int hv = sam_factor_pin_make(m->hsm, m->pol->kdf_log_n, cr.id, req->pin,
-					     req->pin_len, kdf);
-
-		if (hv == 0)
-			hv = sam_factor_seal_pin(m->hsm, cr.id, kdf, cr.pin_hash);
-		sec_zero(kdf, sizeof(kdf));
-		if (hv != 0) {
-			st = SAM_E_INTERNAL;
-			why = "PIN hashing or sealing failed";
-			goto out;
-		}
-	}
 	if (hsm_generate_keypair(m->hsm, &spec, kid, sizeof(kid), label, &pub) != HSM_OK ||
 	    pub == NULL) {
 		st = SAM_E_INTERNAL;
@@ -1254,6 +1268,21 @@ static sam_status sam_local_keygen(sam *m, const sam_keygen_req *req, sam_keygen
 	if (req->description != NULL)
 		snprintf(cr.description, sizeof(cr.description), "%s", req->description);
 	cr.created = (int64_t)policy_now(m->pol);
+	/* Sealed with the finished row as AAD: the binding is fixed now. */
+	{
+		char kdf[STORE_HASH_MAX];
+		int hv = sam_factor_pin_make(m->hsm, m->pol->kdf_log_n, cr.id, req->pin,
+					     req->pin_len, kdf);
+
+		if (hv == 0)
+			hv = sam_factor_seal_pin(m->hsm, &cr, kdf, cr.pin_hash);
+		sec_zero(kdf, sizeof(kdf));
+		if (hv != 0) {
+			st = SAM_E_INTERNAL;
+			why = "PIN hashing or sealing failed";
+			goto out;
+		}
+	}
 	if (store_cred_add(m->store, &cr) != STORE_OK) {
 		st = SAM_E_INTERNAL;
 		why = "store failure";
@@ -1422,16 +1451,24 @@ static sam_status sam_local_set_pin(sam *m, const char *credential_id, const cha
 {
 	char obj[STORE_CRED_ID_MAX + 16];
 	char enc[STORE_HASH_MAX];
+	store_credential cr;
 	const char *why = NULL;
 	sam_status st = SAM_OK;
 	int v;
 
 	if (m == NULL || credential_id == NULL || !sam_cred_id_ok(credential_id))
 		return SAM_E_REQUEST;
+	memset(&cr, 0, sizeof(cr));
 	snprintf(obj, sizeof(obj), "credential:%s", credential_id);
 	if (pin == NULL || pin_len < SAM_PIN_MIN || pin_len > SAM_SECRET_MAX) {
 		st = SAM_E_REQUEST;
 		why = "{\"reason\":\"PIN of bad length\"}";
+		goto out;
+	}
+	v = store_cred_get(m->store, credential_id, &cr);
+	if (v != STORE_OK) {
+		st = v == STORE_NOTFOUND ? SAM_E_NO_CREDENTIAL : SAM_E_INTERNAL;
+		why = "{\"reason\":\"no such credential\"}";
 		goto out;
 	}
 	{
@@ -1440,7 +1477,7 @@ static sam_status sam_local_set_pin(sam *m, const char *credential_id, const cha
 					     kdf);
 
 		if (hv == 0)
-			hv = sam_factor_seal_pin(m->hsm, credential_id, kdf, enc);
+			hv = sam_factor_seal_pin(m->hsm, &cr, kdf, enc);
 		sec_zero(kdf, sizeof(kdf));
 		if (hv != 0) {
 			st = SAM_E_INTERNAL;
@@ -1456,6 +1493,7 @@ static sam_status sam_local_set_pin(sam *m, const char *credential_id, const cha
 		goto out;
 	}
 out:
+	store_credential_clear(&cr);
 	if (audit_log(m->store, sam_admin(actor), "pin.set", obj,
 		      st == SAM_OK ? "success" : "failure", why) != 0)
 		st = SAM_E_INTERNAL;
@@ -1560,7 +1598,7 @@ int sam_seal_legacy(sam *m, size_t *n)
 
 		if (creds[i].pin_hash[0] == '\0' || sam_factor_pin_sealed(creds[i].pin_hash))
 			continue;
-		v = sam_factor_seal_pin(m->hsm, creds[i].id, creds[i].pin_hash, enc);
+		v = sam_factor_seal_pin(m->hsm, &creds[i], creds[i].pin_hash, enc);
 		if (v == 0)
 			v = store_cred_set_pin(m->store, creds[i].id, enc) == STORE_OK ? 0 : -1;
 		sec_zero(enc, sizeof(enc));

@@ -7,24 +7,50 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+
 #include "b64.h"
 #include "kdf.h"
 #include "log.h"
 #include "secmem.h"
 
-#define SAM_FACTOR_AAD_MAX 160
+#define SAM_FACTOR_AAD_MAX HSM_SECRET_AAD_MAX
 #define SAM_FACTOR_PREFIX_LEN (sizeof(SAM_FACTOR_PIN_PREFIX) - 1)
 /* Largest blob that fits the text column once base64-encoded. */
 #define SAM_FACTOR_PIN_BLOB_MAX (((STORE_HASH_MAX - 1 - SAM_FACTOR_PREFIX_LEN) / 4) * 3)
 
-static int sam_factor_aad_pin(const char *cred_id, char *aad, size_t cap, size_t *len)
+/* The credential's binding: every field that decides whose key signs and
+ * under which rules. It is the AAD of the sealed PIN verifier. */
+static int sam_factor_aad_pin(const store_credential *cr, char *aad, size_t cap, size_t *len)
 {
-	int n = snprintf(aad, cap, "cisres:credential:%s:pin_hash", cred_id);
+	char kid[2 * sizeof(cr->key_id) + 1];
+	int n;
 
+	if (cr->key_id_len == 0 || cr->key_id_len > sizeof(cr->key_id) ||
+	    hex_encode(cr->key_id, cr->key_id_len, kid, sizeof(kid)) != 0 ||
+	    memchr(cr->id, '\0', sizeof(cr->id)) == NULL)
+		return -1;
+	n = snprintf(aad, cap,
+		     "cisres:credential:%s:pin_hash:user=%" PRId64 ":key=%s:kind=%d:bits=%d"
+		     ":scal=%d:otp=%d:multisign=%d",
+		     cr->id, cr->user_id, kid, cr->key_kind, cr->key_bits, cr->scal,
+		     cr->auth_otp ? 1 : 0, cr->multisign);
 	if (n < 0 || (size_t)n >= cap)
 		return -1;
 	*len = (size_t)n;
 	return 0;
+}
+
+int sam_factor_cred_binding(const store_credential *cr, uint8_t out[32])
+{
+	char aad[SAM_FACTOR_AAD_MAX];
+	size_t len = 0;
+	unsigned int n = 0;
+
+	memset(out, 0, 32);
+	if (cr == NULL || sam_factor_aad_pin(cr, aad, sizeof(aad), &len) != 0)
+		return -1;
+	return EVP_Digest(aad, len, out, &n, EVP_sha256(), NULL) == 1 && n == 32 ? 0 : -1;
 }
 
 static int sam_factor_aad_otp(int64_t user_id, char *aad, size_t cap, size_t *len)
@@ -47,7 +73,8 @@ bool sam_factor_otp_sealed(const uint8_t *stored, size_t len)
 	return hsm_secret_is_sealed(stored, len);
 }
 
-int sam_factor_seal_pin(hsm *h, const char *cred_id, const char *kdf, char out[STORE_HASH_MAX])
+int sam_factor_seal_pin(hsm *h, const store_credential *cr, const char *kdf,
+			char out[STORE_HASH_MAX])
 {
 	uint8_t blob[SAM_FACTOR_PIN_BLOB_MAX];
 	char aad[SAM_FACTOR_AAD_MAX];
@@ -55,7 +82,7 @@ int sam_factor_seal_pin(hsm *h, const char *cred_id, const char *kdf, char out[S
 	char *enc = NULL;
 	int rc = -1;
 
-	if (cred_id == NULL || kdf == NULL || out == NULL)
+	if (cr == NULL || kdf == NULL || out == NULL)
 		return -1;
 	kdflen = strnlen(kdf, STORE_HASH_MAX);
 	if (kdflen == 0 || kdflen >= STORE_HASH_MAX)
@@ -64,7 +91,7 @@ int sam_factor_seal_pin(hsm *h, const char *cred_id, const char *kdf, char out[S
 		memcpy(out, kdf, kdflen + 1);
 		return 0;
 	}
-	if (sam_factor_aad_pin(cred_id, aad, sizeof(aad), &aadlen) != 0 ||
+	if (sam_factor_aad_pin(cr, aad, sizeof(aad), &aadlen) != 0 ||
 	    kdflen + HSM_SECRET_OVERHEAD > sizeof(blob))
 		return -1;
 	if (hsm_secret_seal(h, (const uint8_t *)aad, aadlen, (const uint8_t *)kdf, kdflen, blob,
@@ -85,8 +112,8 @@ out:
 	return rc;
 }
 
-sam_factor_rc sam_factor_open_pin(hsm *h, bool strict, const char *cred_id, const char *stored,
-				  char out[STORE_HASH_MAX])
+sam_factor_rc sam_factor_open_pin(hsm *h, bool strict, const store_credential *cr,
+				  const char *stored, char out[STORE_HASH_MAX])
 {
 	uint8_t blob[SAM_FACTOR_PIN_BLOB_MAX + 4];
 	char aad[SAM_FACTOR_AAD_MAX];
@@ -94,7 +121,7 @@ sam_factor_rc sam_factor_open_pin(hsm *h, bool strict, const char *cred_id, cons
 	sam_factor_rc rc = SAM_FACTOR_BAD;
 	int v;
 
-	if (cred_id == NULL || stored == NULL || out == NULL)
+	if (cr == NULL || stored == NULL || out == NULL)
 		return SAM_FACTOR_ERROR;
 	out[0] = '\0';
 	slen = strnlen(stored, STORE_HASH_MAX);
@@ -108,8 +135,8 @@ sam_factor_rc sam_factor_open_pin(hsm *h, bool strict, const char *cred_id, cons
 	}
 	if (h == NULL)
 		return SAM_FACTOR_ERROR; /* sealed, but no HSM to open it */
-	if (sam_factor_aad_pin(cred_id, aad, sizeof(aad), &aadlen) != 0)
-		return SAM_FACTOR_ERROR;
+	if (sam_factor_aad_pin(cr, aad, sizeof(aad), &aadlen) != 0)
+		return SAM_FACTOR_BAD;
 	if (b64_decode_buf(stored + SAM_FACTOR_PREFIX_LEN, slen - SAM_FACTOR_PREFIX_LEN, blob,
 			   sizeof(blob), &bloblen) != 0)
 		return SAM_FACTOR_BAD;

@@ -2,8 +2,10 @@
 /* The SAM's factor secrets at rest: credential PIN verifiers
  * (credentials.pin_hash) and TOTP seeds (users.otp_key), sealed with
  * hsm_secret_seal under the HSM-held factor key. The AAD names the row and
- * the field ("cisres:credential:<id>:pin_hash", "cisres:user:<id>:otp_key"),
- * so that a sealed value copied to another row or field does not open.
+ * the field ("cisres:credential:<id>:pin_hash:<binding>", see
+ * sam_factor_seal_pin, and "cisres:user:<id>:otp_key"), so that a sealed
+ * value copied to another row or field, or kept under an edited row, does
+ * not open.
  *
  * Stored forms:
  *   pin_hash: "$hsm1$" + base64(blob)         (sealed)
@@ -32,12 +34,20 @@ typedef enum {
 	SAM_FACTOR_ERROR,	   /* HSM or internal failure */
 } sam_factor_rc;
 
-/* PIN verifier (a kdf_hash() string) -> stored form. With h == NULL the
- * verifier is stored unsealed (a SAM without an HSM: tests, tools). */
-int sam_factor_seal_pin(hsm *h, const char *cred_id, const char *kdf, char out[STORE_HASH_MAX]);
-/* Stored form -> the kdf_hash() string (out, NUL-terminated). */
-sam_factor_rc sam_factor_open_pin(hsm *h, bool strict, const char *cred_id, const char *stored,
-				  char out[STORE_HASH_MAX]);
+/* PIN verifier -> stored form. The AAD is the credential's binding: its
+ * id, owner, HSM key id, key kind and size, SCAL, OTP requirement and
+ * multisign. A row edited in the database (the key of another signer, the
+ * OTP requirement dropped, another owner) no longer opens its verifier, so
+ * no PIN is accepted for it. With h == NULL the verifier is stored
+ * unsealed (a SAM without an HSM: tests, tools). */
+int sam_factor_seal_pin(hsm *h, const store_credential *cr, const char *kdf,
+			char out[STORE_HASH_MAX]);
+/* Stored form -> the verifier (out, NUL-terminated). */
+sam_factor_rc sam_factor_open_pin(hsm *h, bool strict, const store_credential *cr,
+				  const char *stored, char out[STORE_HASH_MAX]);
+/* SHA-256 of the credential's binding (the same fields): a SAD remembers
+ * it, and signing refuses a row that changed since the authorization. */
+int sam_factor_cred_binding(const store_credential *cr, uint8_t out[32]);
 
 /* TOTP seed -> stored form (out has STORE_OTPKEY_MAX bytes). */
 int sam_factor_seal_otp(hsm *h, int64_t user_id, const uint8_t *seed, size_t len,

@@ -31,6 +31,7 @@ typedef struct {
 	size_t hash_len;
 	int remaining; /* signatures still allowed */
 	int64_t expires;
+	uint8_t binding[32]; /* the credential row as authorized (sam_factor_cred_binding) */
 } sam_sadtab_entry;
 
 typedef enum {

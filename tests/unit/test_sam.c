@@ -24,6 +24,7 @@
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
+#include <sqlite3.h>
 
 #include "audit.h"
 #include "hsm.h"
@@ -502,6 +503,55 @@ static void test_t02_key_binding(void **state)
 	/* A's signature does not verify under B's key. */
 	assert_false(verify(b.pub, 0, NULL, 0, &h, res.sigs[0], res.lens[0]));
 	sam_sign_res_clear(&res);
+	cred_free(&a);
+	cred_free(&b);
+}
+
+/* Run one SQL statement on the database, as a front end with write
+ * access to the file could. */
+static void db_exec(const char *sql)
+{
+	sqlite3 *db = NULL;
+
+	assert_int_equal(sqlite3_open(store_uri + strlen("sqlite:"), &db), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+}
+
+/* T02 with the database against us (the SAM interface, no HTTP): Alice
+ * points her own credential at Bob's key in the store. The SAD she got
+ * before the edit does not sign, and no PIN opens the edited row. */
+static void test_t02_edited_row(void **state)
+{
+	cred a, b;
+	sam_hash h;
+	char sad[SAM_SAD_MAX], sql[512];
+	sam_sign_res res;
+
+	(void)state;
+	mkcred(&a, G.alice, KEY_EC, 1, false, 5);
+	mkcred(&b, G.bob, KEY_EC, 1, false, 5);
+	rand_hash(&h, 32);
+	assert_int_equal(authorize(&a, G.alice, 5, NULL, 0, PIN, NULL, sad), SAM_OK);
+	snprintf(sql, sizeof(sql),
+		 "UPDATE credentials SET key_id = (SELECT key_id FROM credentials WHERE id = '%s') "
+		 "WHERE id = '%s';",
+		 b.id, a.id);
+	db_exec(sql);
+	assert_int_equal(sign(&a, G.alice, sad, &h, 1, &res), SAM_E_SAD);
+	assert_null(res.sigs);
+	assert_int_equal(authorize(&a, G.alice, 1, NULL, 0, PIN, NULL, sad), SAM_E_INTERNAL);
+	assert_true(audit_count("sign", "failure", "user:alice",
+				"credential changed since the authorization") >= 1);
+	/* A SCAL2 credential whose OTP requirement is dropped in the store
+	 * accepts no PIN alone. */
+	cred_free(&a);
+	mkcred(&a, G.alice, KEY_EC, 2, true, 1);
+	snprintf(sql, sizeof(sql), "UPDATE credentials SET auth_otp = 0, scal = 1 WHERE id = '%s';",
+		 a.id);
+	db_exec(sql);
+	assert_int_equal(authorize(&a, G.alice, 1, &h, 1, PIN, NULL, sad), SAM_E_INTERNAL);
 	cred_free(&a);
 	cred_free(&b);
 }
@@ -1362,14 +1412,15 @@ static void test_audit_intact(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_t01_hash_binding),   cmocka_unit_test(test_t02_key_binding),
-	    cmocka_unit_test(test_t03_signer_binding), cmocka_unit_test(test_t04_counts),
-	    cmocka_unit_test(test_t05_replay_race),    cmocka_unit_test(test_t06_expiry),
-	    cmocka_unit_test(test_t07_sad_integrity),  cmocka_unit_test(test_t08_factors),
-	    cmocka_unit_test(test_t09_lockout),	       cmocka_unit_test(test_t20_scal),
-	    cmocka_unit_test(test_rsa_algorithms),     cmocka_unit_test(test_ec_algorithms),
-	    cmocka_unit_test(test_certificate),	       cmocka_unit_test(test_extend),
-	    cmocka_unit_test(test_lifecycle),	       cmocka_unit_test(test_audit_intact),
+	    cmocka_unit_test(test_t01_hash_binding), cmocka_unit_test(test_t02_key_binding),
+	    cmocka_unit_test(test_t02_edited_row),   cmocka_unit_test(test_t03_signer_binding),
+	    cmocka_unit_test(test_t04_counts),	     cmocka_unit_test(test_t05_replay_race),
+	    cmocka_unit_test(test_t06_expiry),	     cmocka_unit_test(test_t07_sad_integrity),
+	    cmocka_unit_test(test_t08_factors),	     cmocka_unit_test(test_t09_lockout),
+	    cmocka_unit_test(test_t20_scal),	     cmocka_unit_test(test_rsa_algorithms),
+	    cmocka_unit_test(test_ec_algorithms),    cmocka_unit_test(test_certificate),
+	    cmocka_unit_test(test_extend),	     cmocka_unit_test(test_lifecycle),
+	    cmocka_unit_test(test_audit_intact),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -270,28 +270,83 @@ static void test_factor_key_attributes(void **state)
 
 /* ---- sam_factor: PIN verifiers and TOTP seeds ---- */
 
+static store_credential binding_row(const char *id)
+{
+	store_credential c;
+
+	memset(&c, 0, sizeof(c));
+	snprintf(c.id, sizeof(c.id), "%s", id);
+	c.user_id = 7;
+	memset(c.key_id, 0x5a, 16);
+	c.key_id_len = 16;
+	c.key_kind = KEY_EC;
+	c.key_bits = 256;
+	c.scal = 2;
+	c.auth_otp = true;
+	c.multisign = 1;
+	return c;
+}
+
 static void test_pin_binding(void **state)
 {
 	char kdf[STORE_HASH_MAX], sealed[STORE_HASH_MAX], out[STORE_HASH_MAX];
+	store_credential a = binding_row("aaaa"), b = binding_row("bbbb"), e;
+	uint8_t ba[32], be[32];
 
 	(void)state;
 	assert_int_equal(kdf_hash(PIN, strlen(PIN), 10, kdf, sizeof(kdf)), 0);
-	assert_int_equal(sam_factor_seal_pin(G.h, "aaaa", kdf, sealed), 0);
+	assert_int_equal(sam_factor_seal_pin(G.h, &a, kdf, sealed), 0);
 	assert_true(sam_factor_pin_sealed(sealed));
 	assert_null(strstr(sealed, "$scrypt$"));
-	assert_int_equal(sam_factor_open_pin(G.h, true, "aaaa", sealed, out), SAM_FACTOR_OK);
+	assert_int_equal(sam_factor_open_pin(G.h, true, &a, sealed, out), SAM_FACTOR_OK);
 	assert_string_equal(out, kdf);
 	/* Moved to credential "bbbb": does not open. */
-	assert_int_equal(sam_factor_open_pin(G.h, true, "bbbb", sealed, out), SAM_FACTOR_BAD);
+	assert_int_equal(sam_factor_open_pin(G.h, true, &b, sealed, out), SAM_FACTOR_BAD);
 	assert_string_equal(out, "");
+	/* The row edited in the database: another owner, another HSM key, the
+	 * OTP dropped, SCAL1, more signatures per SAD, another key size. None
+	 * opens the verifier, so no PIN is accepted for the edited row. */
+	assert_int_equal(sam_factor_cred_binding(&a, ba), 0);
+	for (int i = 0; i < 7; i++) {
+		e = a;
+		switch (i) {
+		case 0:
+			e.user_id = 8;
+			break;
+		case 1:
+			e.key_id[0] ^= 1;
+			break;
+		case 2:
+			e.auth_otp = false;
+			break;
+		case 3:
+			e.scal = 1;
+			break;
+		case 4:
+			e.multisign = 100;
+			break;
+		case 5:
+			e.key_bits = 384;
+			break;
+		default:
+			e.key_id_len = 15;
+			break;
+		}
+		assert_int_equal(sam_factor_open_pin(G.h, true, &e, sealed, out), SAM_FACTOR_BAD);
+		assert_int_equal(sam_factor_cred_binding(&e, be), 0);
+		assert_memory_not_equal(ba, be, 32);
+	}
+	/* What is not part of the binding (the description) does not matter. */
+	e = a;
+	snprintf(e.description, sizeof(e.description), "edited");
+	assert_int_equal(sam_factor_open_pin(G.h, true, &e, sealed, out), SAM_FACTOR_OK);
 	/* Legacy (unsealed) verifier: refused when strict, read otherwise. */
-	assert_int_equal(sam_factor_open_pin(G.h, true, "aaaa", kdf, out),
-			 SAM_FACTOR_LEGACY_REFUSED);
-	assert_int_equal(sam_factor_open_pin(G.h, false, "aaaa", kdf, out), SAM_FACTOR_OK);
+	assert_int_equal(sam_factor_open_pin(G.h, true, &a, kdf, out), SAM_FACTOR_LEGACY_REFUSED);
+	assert_int_equal(sam_factor_open_pin(G.h, false, &a, kdf, out), SAM_FACTOR_OK);
 	/* Garbage after the prefix. */
-	assert_int_equal(sam_factor_open_pin(G.h, true, "aaaa", "$hsm1$@@@@", out), SAM_FACTOR_BAD);
+	assert_int_equal(sam_factor_open_pin(G.h, true, &a, "$hsm1$@@@@", out), SAM_FACTOR_BAD);
 	/* Without an HSM, a sealed value cannot be used at all. */
-	assert_int_equal(sam_factor_open_pin(NULL, false, "aaaa", sealed, out), SAM_FACTOR_ERROR);
+	assert_int_equal(sam_factor_open_pin(NULL, false, &a, sealed, out), SAM_FACTOR_ERROR);
 }
 
 static void test_otp_binding(void **state)
@@ -407,7 +462,7 @@ static void test_database_copy_reveals_nothing(void **state)
 	assert_int_equal(store_cred_get(G.s, kres.credential_id, &c), STORE_OK);
 	assert_true(sam_factor_pin_sealed(c.pin_hash));
 	/* The verifier inside, opened with the HSM for the search below. */
-	assert_int_equal(sam_factor_open_pin(G.h, true, c.id, c.pin_hash, kdf), SAM_FACTOR_OK);
+	assert_int_equal(sam_factor_open_pin(G.h, true, &c, c.pin_hash, kdf), SAM_FACTOR_OK);
 	assert_int_equal(sam_factor_pin_check(G.h, c.id, PIN, strlen(PIN), kdf), 1);
 	assert_int_equal(sam_factor_pin_check(G.h, c.id, "0000", 4, kdf), 0);
 	assert_int_equal(store_user_get_id(G.s, G.alice, &u), STORE_OK);
