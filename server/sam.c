@@ -1727,6 +1727,41 @@ sam_status sam_verify_login(sam *m, const char *user, const char *pw, size_t pwl
 				user_id);
 }
 
+int sam_record_policy(sam *m, const char *actor)
+{
+	const policy *p;
+	char now[STORE_TEXT_MAX], old[STORE_TEXT_MAX], det[2 * STORE_TEXT_MAX + 32];
+	int n;
+
+	if (m == NULL || m->remote != NULL || actor == NULL)
+		return -1;
+	p = m->pol;
+	n = snprintf(now, sizeof(now),
+		     "{\"accessTokenTTL\":%lld,\"refreshTokenTTL\":%lld,\"sadTTL\":%lld,"
+		     "\"lockoutThreshold\":%d,\"maxMultisign\":%d,\"totpWindow\":%d,"
+		     "\"kdfLogN\":%d,\"allowSHA1\":%d}",
+		     (long long)p->access_token_ttl, (long long)p->refresh_token_ttl,
+		     (long long)p->sad_ttl, p->lockout_threshold, p->max_multisign, p->totp_window,
+		     p->kdf_log_n, p->allow_sha1);
+	if (n < 0 || (size_t)n >= sizeof(now))
+		return -1;
+	switch (store_meta_get(m->store, "policy", old, sizeof(old))) {
+	case STORE_OK:
+		if (strcmp(old, now) == 0)
+			return 0; /* unchanged: nothing to record */
+		break;
+	case STORE_NOTFOUND:
+		snprintf(old, sizeof(old), "null");
+		break;
+	default:
+		return -1;
+	}
+	snprintf(det, sizeof(det), "{\"old\":%s,\"new\":%s}", old, now);
+	if (audit_log(m->store, actor, "config.policy", "policy", "success", det) != 0)
+		return -1;
+	return store_meta_set(m->store, "policy", now) == STORE_OK ? 0 : -1;
+}
+
 sam_status sam_cred_unblock(sam *m, const char *credential_id)
 {
 	char name[SAM_LOCK_NAME_MAX];

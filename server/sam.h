@@ -154,6 +154,14 @@ sam_status sam_set_pin(sam *m, const char *credential_id, const char *pin, size_
 sam_status sam_user_set_otp(sam *m, int64_t user_id, const uint8_t *seed, size_t len,
 			    const char *actor);
 
+/* ---- the policy in force (local SAM) ----
+ * Compares the security policy the SAM runs with (TTLs, lockout threshold,
+ * multisign bound, TOTP window, KDF cost, SHA-1) to the one recorded last
+ * (store meta "policy") and, when it differs, records it and appends one
+ * "config.policy" audit record with the old and new values: every change
+ * of the configuration that governs signing is audited once. 0 or -1. */
+int sam_record_policy(sam *m, const char *actor);
+
 /* ---- unblock (operator) ----
  * Reset the factor failure count of a credential (PIN/OTP) or of a user
  * (password) to 0, in the HSM and in the store's copy, and clear the

@@ -1409,6 +1409,24 @@ static void test_audit_intact(void **state)
 	assert_int_equal(audit_count("authorize", "failure", NULL, "\"" PIN "\""), 0);
 }
 
+/* T16 "config change": the policy in force is audited once per change. */
+static void test_policy_change_audited(void **state)
+{
+	int before, after;
+
+	(void)state;
+	before = audit_count("config.policy", "success", "system", NULL);
+	assert_int_equal(sam_record_policy(G.m, "system"), 0);
+	assert_int_equal(sam_record_policy(G.m, "system"), 0); /* unchanged: no record */
+	after = audit_count("config.policy", "success", "system", NULL);
+	assert_int_equal(after, before + 1);
+	G.pol.lockout_threshold++;
+	assert_int_equal(sam_record_policy(G.m, "system"), 0);
+	G.pol.lockout_threshold--;
+	assert_int_equal(audit_count("config.policy", "success", "system", NULL), after + 1);
+	assert_true(audit_count("config.policy", "success", "system", "\"lockoutThreshold\"") >= 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1420,7 +1438,7 @@ int main(void)
 	    cmocka_unit_test(test_t20_scal),	     cmocka_unit_test(test_rsa_algorithms),
 	    cmocka_unit_test(test_ec_algorithms),    cmocka_unit_test(test_certificate),
 	    cmocka_unit_test(test_extend),	     cmocka_unit_test(test_lifecycle),
-	    cmocka_unit_test(test_audit_intact),
+	    cmocka_unit_test(test_audit_intact),     cmocka_unit_test(test_policy_change_audited),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
