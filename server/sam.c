@@ -1327,17 +1327,38 @@ out:
 	return res->status = st;
 }
 
+/* The PIN verifier of row 'was', sealed again for row 'now' (a field of
+ * the binding changes); enc receives the new stored form ("" when the
+ * credential has no PIN). The old verifier must open: an edited row is not
+ * laundered by an operator's change. */
+static sam_status sam_reseal_pin(sam *m, const store_credential *was, const store_credential *now,
+				 char enc[STORE_HASH_MAX])
+{
+	char kdf[STORE_HASH_MAX];
+	int v;
+
+	enc[0] = '\0';
+	if (was->pin_hash[0] == '\0')
+		return SAM_OK;
+	if (sam_factor_open_pin(m->hsm, m->strict, was, was->pin_hash, kdf) != SAM_FACTOR_OK)
+		return SAM_E_INTERNAL;
+	v = sam_factor_seal_pin(m->hsm, now, kdf, enc);
+	sec_zero(kdf, sizeof(kdf));
+	return v == 0 ? SAM_OK : SAM_E_INTERNAL;
+}
+
 static sam_status sam_local_key_set_cert(sam *m, const char *credential_id, const uint8_t *der,
 					 size_t len, const char *actor)
 {
 	store_credential cr;
-	char obj[STORE_CRED_ID_MAX + 16];
+	char obj[STORE_CRED_ID_MAX + 16], enc[STORE_HASH_MAX] = "";
 	const char *why = NULL;
 	const unsigned char *p = der;
 	X509 *x = NULL;
 	EVP_PKEY *hpub = NULL;
 	sam_status st = SAM_OK;
 	sam_buf det = {0};
+	bool stored = false;
 
 	memset(&cr, 0, sizeof(cr));
 	if (m == NULL || credential_id == NULL || !sam_cred_id_ok(credential_id))
@@ -1366,11 +1387,26 @@ static sam_status sam_local_key_set_cert(sam *m, const char *credential_id, cons
 		why = "certificate key does not match the credential key";
 		goto out;
 	}
-	if (store_cred_set_cert(m->store, credential_id, der, len) != STORE_OK) {
+	{
+		store_credential now = cr;
+
+		now.cert_der = (uint8_t *)der;
+		now.cert_len = len;
+		if (sam_reseal_pin(m, &cr, &now, enc) != SAM_OK) {
+			st = SAM_E_INTERNAL;
+			why = "PIN verifier does not open for the stored row";
+			goto out;
+		}
+	}
+	/* The certificate, then the verifier sealed for it: between the two
+	 * the credential accepts no PIN, never a wrong one. */
+	if (store_cred_set_cert(m->store, credential_id, der, len) != STORE_OK ||
+	    (enc[0] != '\0' && store_cred_set_pin(m->store, credential_id, enc) != STORE_OK)) {
 		st = SAM_E_INTERNAL;
 		why = "store failure";
 		goto out;
 	}
+	stored = true;
 out:
 	sb_add(&det, "{");
 	if (x != NULL) {
@@ -1387,9 +1423,15 @@ out:
 	if (audit_log(m->store, sam_admin(actor), "credential.cert", obj,
 		      st == SAM_OK ? "success" : "failure", sb_get(&det)) != 0 &&
 	    st == SAM_OK) {
-		(void)store_cred_set_cert(m->store, credential_id, NULL, 0);
+		/* Not in the log: put the row back as it was. */
+		if (stored) {
+			(void)store_cred_set_cert(m->store, credential_id, cr.cert_der,
+						  cr.cert_len);
+			(void)store_cred_set_pin(m->store, credential_id, cr.pin_hash);
+		}
 		st = SAM_E_INTERNAL;
 	}
+	sec_zero(enc, sizeof(enc));
 	sb_free(&det);
 	X509_free(x);
 	EVP_PKEY_free(hpub);
@@ -1725,6 +1767,41 @@ sam_status sam_verify_login(sam *m, const char *user, const char *pw, size_t pwl
 		return sam_client_verify_login(m->remote, user, pw, pwlen, user_id);
 	return sam_login_verify(m->hsm, m->locks, m->store, m->pol, m->strict, user, pw, pwlen,
 				user_id);
+}
+
+sam_status sam_cred_set_enabled(sam *m, const char *credential_id, bool enabled)
+{
+	store_credential cr, now;
+	char enc[STORE_HASH_MAX] = "";
+	sam_status st = SAM_OK;
+	int v;
+
+	if (m == NULL || m->remote != NULL || !sam_cred_id_ok(credential_id))
+		return SAM_E_REQUEST;
+	memset(&cr, 0, sizeof(cr));
+	v = store_cred_get(m->store, credential_id, &cr);
+	if (v != STORE_OK)
+		return v == STORE_NOTFOUND ? SAM_E_NO_CREDENTIAL : SAM_E_INTERNAL;
+	now = cr;
+	now.enabled = enabled;
+	if (cr.enabled != enabled) {
+		if (!enabled) {
+			/* Disabling first: even if re-sealing fails, it is off. */
+			if (store_cred_set_enabled(m->store, cr.id, false) != STORE_OK)
+				st = SAM_E_INTERNAL;
+		}
+		if (st == SAM_OK)
+			st = sam_reseal_pin(m, &cr, &now, enc);
+		if (st == SAM_OK && enabled &&
+		    store_cred_set_enabled(m->store, cr.id, true) != STORE_OK)
+			st = SAM_E_INTERNAL;
+		if (st == SAM_OK && enc[0] != '\0' &&
+		    store_cred_set_pin(m->store, cr.id, enc) != STORE_OK)
+			st = SAM_E_INTERNAL;
+	}
+	sec_zero(enc, sizeof(enc));
+	store_credential_clear(&cr);
+	return st;
 }
 
 int sam_record_policy(sam *m, const char *actor)

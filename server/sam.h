@@ -168,6 +168,11 @@ int sam_record_policy(sam *m, const char *actor);
  * store's lock flag. Local SAM only (cisres-admin): a remote SAM answers
  * SAM_E_REQUEST. The caller audits. */
 sam_status sam_cred_unblock(sam *m, const char *credential_id);
+/* Enable or disable a credential (local SAM only). The enabled flag is part
+ * of the credential's binding, so the SAM re-seals the PIN verifier: a
+ * credential re-enabled by an edit of the database accepts no PIN. The
+ * caller audits. */
+sam_status sam_cred_set_enabled(sam *m, const char *credential_id, bool enabled);
 sam_status sam_user_unblock(sam *m, int64_t user_id);
 
 /* ---- auth/login: password (+ login OTP) check, behind the SAM ----

@@ -23,18 +23,24 @@
  * under which rules. It is the AAD of the sealed PIN verifier. */
 static int sam_factor_aad_pin(const store_credential *cr, char *aad, size_t cap, size_t *len)
 {
-	char kid[2 * sizeof(cr->key_id) + 1];
+	char kid[2 * sizeof(cr->key_id) + 1], cert[2 * 32 + 1] = "none";
+	uint8_t d[32];
+	unsigned int dl = 0;
 	int n;
 
 	if (cr->key_id_len == 0 || cr->key_id_len > sizeof(cr->key_id) ||
 	    hex_encode(cr->key_id, cr->key_id_len, kid, sizeof(kid)) != 0 ||
 	    memchr(cr->id, '\0', sizeof(cr->id)) == NULL)
 		return -1;
+	if (cr->cert_der != NULL && cr->cert_len > 0 &&
+	    (EVP_Digest(cr->cert_der, cr->cert_len, d, &dl, EVP_sha256(), NULL) != 1 ||
+	     dl != sizeof(d) || hex_encode(d, sizeof(d), cert, sizeof(cert)) != 0))
+		return -1;
 	n = snprintf(aad, cap,
 		     "cisres:credential:%s:pin_hash:user=%" PRId64 ":key=%s:kind=%d:bits=%d"
-		     ":scal=%d:otp=%d:multisign=%d",
+		     ":scal=%d:otp=%d:multisign=%d:enabled=%d:cert=%s",
 		     cr->id, cr->user_id, kid, cr->key_kind, cr->key_bits, cr->scal,
-		     cr->auth_otp ? 1 : 0, cr->multisign);
+		     cr->auth_otp ? 1 : 0, cr->multisign, cr->enabled ? 1 : 0, cert);
 	if (n < 0 || (size_t)n >= cap)
 		return -1;
 	*len = (size_t)n;

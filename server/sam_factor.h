@@ -35,11 +35,12 @@ typedef enum {
 } sam_factor_rc;
 
 /* PIN verifier -> stored form. The AAD is the credential's binding: its
- * id, owner, HSM key id, key kind and size, SCAL, OTP requirement and
- * multisign. A row edited in the database (the key of another signer, the
- * OTP requirement dropped, another owner) no longer opens its verifier, so
- * no PIN is accepted for it. With h == NULL the verifier is stored
- * unsealed (a SAM without an HSM: tests, tools). */
+ * id, owner, HSM key id, key kind and size, SCAL, OTP requirement,
+ * multisign, enabled flag and certificate (SHA-256). A row edited in the
+ * database (the key of another signer, the OTP requirement dropped, another
+ * owner, re-enabled, another certificate) no longer opens its verifier, so
+ * no PIN is accepted for it; the SAM re-seals when it changes a field. With h == NULL the verifier
+ * is stored unsealed (a SAM without an HSM: tests, tools). */
 int sam_factor_seal_pin(hsm *h, const store_credential *cr, const char *kdf,
 			char out[STORE_HASH_MAX]);
 /* Stored form -> the verifier (out, NUL-terminated). */

@@ -530,9 +530,9 @@ static int cmd_change(admin_env *env, cred_op op, const char *opname, int argc, 
 		return admin_usage_err("credential", "credential %s: ID required", opname);
 	if (op == OP_PASSWD && pin_get(&pin, pin_file, pin_env, pin_stdin, true) != 0)
 		return ADMIN_FAIL;
-	if ((op == OP_DEL || op == OP_PASSWD || op == OP_UNLOCK ? admin_open_full(env)
-								: admin_open_store(env)) != 0 ||
-	    cred_find(env, pos[0], &c) != 0) {
+	/* Every one of these changes the credential's binding or its HSM state:
+	 * a local SAM with the HSM does it. */
+	if (admin_open_full(env) != 0 || cred_find(env, pos[0], &c) != 0) {
 		admin_secret_clear(&pin);
 		return ADMIN_FAIL;
 	}
@@ -569,7 +569,10 @@ static int cmd_change(admin_env *env, cred_op op, const char *opname, int argc, 
 			rc = sam_cred_unblock(env->ctx.sam, c.id) == SAM_OK ? STORE_OK : STORE_ERR;
 			detail = c.pin_locked ? "was locked" : "was not locked";
 		} else {
-			rc = store_cred_set_enabled(env->store, c.id, op == OP_ENABLE);
+			/* Part of the credential's binding: the SAM re-seals. */
+			rc = sam_cred_set_enabled(env->ctx.sam, c.id, op == OP_ENABLE) == SAM_OK
+				 ? STORE_OK
+				 : STORE_ERR;
 			detail = c.enabled ? "was enabled" : "was disabled";
 		}
 		if (rc != STORE_OK) {

@@ -553,6 +553,27 @@ static void test_t02_edited_row(void **state)
 	db_exec(sql);
 	assert_int_equal(authorize(&a, G.alice, 1, &h, 1, PIN, NULL, sad), SAM_E_INTERNAL);
 	cred_free(&a);
+	/* Disabled by the operator, re-enabled by an edit: no PIN opens it. The
+	 * operator's own disable/enable re-seals and works. */
+	mkcred(&a, G.alice, KEY_EC, 1, false, 5);
+	assert_int_equal(sam_cred_set_enabled(G.m, a.id, false), SAM_OK);
+	assert_int_equal(authorize(&a, G.alice, 1, NULL, 0, PIN, NULL, sad), SAM_E_DISABLED);
+	assert_int_equal(sam_cred_set_enabled(G.m, a.id, true), SAM_OK);
+	assert_int_equal(authorize(&a, G.alice, 1, NULL, 0, PIN, NULL, sad), SAM_OK);
+	assert_int_equal(sam_cred_set_enabled(G.m, a.id, false), SAM_OK);
+	snprintf(sql, sizeof(sql), "UPDATE credentials SET enabled = 1 WHERE id = '%s';", a.id);
+	db_exec(sql);
+	assert_int_equal(authorize(&a, G.alice, 1, NULL, 0, PIN, NULL, sad), SAM_E_INTERNAL);
+	cred_free(&a);
+	/* Another certificate put in the row (say, one still valid): no PIN. */
+	mkcred(&a, G.alice, KEY_EC, 1, false, 5);
+	snprintf(sql, sizeof(sql),
+		 "UPDATE credentials SET cert = (SELECT cert FROM credentials WHERE id = '%s') "
+		 "WHERE id = '%s';",
+		 b.id, a.id);
+	db_exec(sql);
+	assert_int_equal(authorize(&a, G.alice, 1, NULL, 0, PIN, NULL, sad), SAM_E_INTERNAL);
+	cred_free(&a);
 	cred_free(&b);
 }
 

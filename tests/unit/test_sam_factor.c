@@ -307,9 +307,16 @@ static void test_pin_binding(void **state)
 	 * OTP dropped, SCAL1, more signatures per SAD, another key size. None
 	 * opens the verifier, so no PIN is accepted for the edited row. */
 	assert_int_equal(sam_factor_cred_binding(&a, ba), 0);
-	for (int i = 0; i < 7; i++) {
+	for (int i = 0; i < 9; i++) {
 		e = a;
 		switch (i) {
+		case 7:
+			e.enabled = !a.enabled;
+			break;
+		case 8:
+			e.cert_der = (uint8_t *)"a certificate";
+			e.cert_len = 13;
+			break;
 		case 0:
 			e.user_id = 8;
 			break;
