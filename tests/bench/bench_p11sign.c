@@ -4,7 +4,13 @@
  * `p11-kit server`, cisres-pkcs11.so). Each thread has its own session and
  * signs a fresh random SHA-256 digest per call: CKM_ECDSA on the raw
  * digest, CKM_RSA_PKCS on its DER DigestInfo. Prints one result line (see
- * bench_stats.h). Bounded by --count per thread and --seconds. */
+ * bench_stats.h). Bounded by --count per thread and --seconds.
+ *
+ * Fault mode (tests/integration/test_kill.sh): --interval MS signs every MS
+ * milliseconds until --seconds, --count or --stop-file, and goes on through
+ * failures (a server that is down), counting them; --verify-cert checks
+ * every signature with OpenSSL against a certificate; --log appends one line
+ * per attempt: "<unix ms> <CK_RV hex> ok|fail|bad". */
 #include "bench_stats.h"
 
 #include <dlfcn.h>
@@ -12,9 +18,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
 #include <p11-kit/pkcs11.h>
 
+#include "ecdsa_sig.h"
 #include "secmem.h"
 
 #define MAX_THREADS 64
@@ -30,6 +43,9 @@ typedef struct {
 	const char *token;
 	const char *label;
 	const char *name;
+	const char *stop_file;
+	const char *verify_cert;
+	const char *log;
 	char *pin;
 	bool rsa;
 	long bits;
@@ -37,6 +53,7 @@ typedef struct {
 	long count;
 	long warmup;
 	long seconds;
+	long interval_ms; /* > 0: fault mode */
 } opts;
 
 typedef struct {
@@ -47,6 +64,9 @@ typedef struct {
 	pthread_barrier_t barrier;
 	double start_us;
 	double deadline_us;
+	EVP_PKEY *pub; /* --verify-cert */
+	FILE *log;     /* --log */
+	pthread_mutex_t log_lock;
 } shared;
 
 typedef struct {
@@ -56,15 +76,24 @@ typedef struct {
 	double end_us;
 	unsigned long errors;
 	CK_RV last_rv;
+	/* fault mode */
+	unsigned long ok, failed, bad_sigs, verified;
+	bool last_ok;
+	EVP_PKEY_CTX *vctx;
 } worker;
 
 static void usage(void)
 {
 	fputs("usage: bench_p11sign --module PATH --key ec|rsa [--bits N] [--token LABEL]\n"
 	      "         [--label KEYLABEL] [--pin-env VAR] [--threads N] [--count N]\n"
-	      "         [--warmup N] [--seconds S] [--name NAME]\n"
+	      "         [--warmup N] [--seconds S] [--name NAME] [--interval MS]\n"
+	      "         [--stop-file PATH] [--verify-cert PEM] [--log FILE]\n"
 	      "  Signs SHA-256 digests (CKM_ECDSA / CKM_RSA_PKCS) with the first private key\n"
-	      "  of that type and size; --count and --warmup are per thread.\n",
+	      "  of that type and size; --count and --warmup are per thread.\n"
+	      "  --interval MS: fault mode, one signature every MS ms per thread, going on\n"
+	      "  through failures until --seconds, --count or until --stop-file exists.\n"
+	      "  --verify-cert verifies each signature against a certificate (or public\n"
+	      "  key) in PEM; --log appends \"<unix ms> <CK_RV> ok|fail|bad\" per attempt.\n",
 	      stderr);
 }
 
@@ -94,6 +123,14 @@ static int parse_opts(int argc, char **argv, opts *o)
 			o->label = v;
 		else if (strcmp(a, "--name") == 0)
 			o->name = v;
+		else if (strcmp(a, "--stop-file") == 0)
+			o->stop_file = v;
+		else if (strcmp(a, "--verify-cert") == 0)
+			o->verify_cert = v;
+		else if (strcmp(a, "--log") == 0)
+			o->log = v;
+		else if (strcmp(a, "--interval") == 0)
+			bad = bench_stats_parse_long(v, 1, 60000, &o->interval_ms);
 		else if (strcmp(a, "--key") == 0) {
 			if (strcmp(v, "rsa") == 0)
 				o->rsa = true;
@@ -239,8 +276,109 @@ static int find_key(CK_FUNCTION_LIST_PTR f, CK_SESSION_HANDLE s, const opts *o,
 	return 0;
 }
 
-/* One signature of a random digest; returns the CK_RV. */
-static CK_RV sign_once(shared *sh, CK_SESSION_HANDLE s, uint64_t *rng)
+/* Verify a PKCS#11 signature of a SHA-256 digest with OpenSSL: ECDSA r||s
+ * (converted to DER), RSA PKCS#1 v1.5 with SHA-256. */
+static bool sig_check(worker *w, const uint8_t *digest, const uint8_t *sig, CK_ULONG slen)
+{
+	uint8_t *der = NULL;
+	size_t dlen = 0;
+	bool ok = false;
+
+	if (EVP_PKEY_verify_init(w->vctx) != 1)
+		return false;
+	if (w->sh->o->rsa) {
+		if (EVP_PKEY_CTX_set_rsa_padding(w->vctx, RSA_PKCS1_PADDING) == 1 &&
+		    EVP_PKEY_CTX_set_signature_md(w->vctx, EVP_sha256()) == 1)
+			ok = EVP_PKEY_verify(w->vctx, sig, slen, digest, 32) == 1;
+		return ok;
+	}
+	if (ecdsa_raw_to_der(sig, slen, &der, &dlen) != 0)
+		return false;
+	ok = EVP_PKEY_verify(w->vctx, der, dlen, digest, 32) == 1;
+	free(der);
+	return ok;
+}
+
+/* The public key of --verify-cert: a certificate or a public key, PEM. */
+static EVP_PKEY *load_pub(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	X509 *x;
+	EVP_PKEY *k = NULL;
+
+	if (f == NULL)
+		return NULL;
+	x = PEM_read_X509(f, NULL, NULL, NULL);
+	if (x != NULL) {
+		k = X509_get_pubkey(x);
+		X509_free(x);
+	} else {
+		rewind(f);
+		k = PEM_read_PUBKEY(f, NULL, NULL, NULL);
+	}
+	fclose(f);
+	return k;
+}
+
+static double wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static CK_RV sign_once(shared *sh, CK_SESSION_HANDLE s, uint64_t *rng, worker *w);
+
+/* Fault mode: one signature every interval, through failures. */
+static void worker_faults(worker *w, CK_SESSION_HANDLE s, uint64_t *rng)
+{
+	shared *sh = w->sh;
+	const opts *o = sh->o;
+	long i;
+
+	for (i = 0; i < o->count; i++) {
+		double t0 = bench_stats_now_us(), t1;
+		unsigned long bad0 = w->bad_sigs;
+		const char *verdict;
+		struct timespec ts;
+		CK_RV rv;
+
+		if (t0 > sh->deadline_us ||
+		    (o->stop_file != NULL && access(o->stop_file, F_OK) == 0))
+			break;
+		rv = sign_once(sh, s, rng, w);
+		t1 = bench_stats_now_us();
+		if (rv != CKR_OK) {
+			w->failed++;
+			w->last_rv = rv;
+			w->last_ok = false;
+			verdict = "fail";
+		} else if (w->bad_sigs != bad0) {
+			w->last_ok = false;
+			verdict = "bad";
+		} else {
+			w->ok++;
+			w->last_ok = true;
+			bench_stats_add(&w->s, t1 - t0);
+			verdict = "ok";
+		}
+		if (sh->log != NULL) {
+			pthread_mutex_lock(&sh->log_lock);
+			fprintf(sh->log, "%.0f 0x%lx %s\n", wall_ms(), (unsigned long)rv, verdict);
+			fflush(sh->log);
+			pthread_mutex_unlock(&sh->log_lock);
+		}
+		ts.tv_sec = o->interval_ms / 1000;
+		ts.tv_nsec = (o->interval_ms % 1000) * 1000000L;
+		while (nanosleep(&ts, &ts) != 0)
+			;
+	}
+}
+
+/* One signature of a random digest; returns the CK_RV. When w has a
+ * verification context, the signature is checked (w->bad_sigs). */
+static CK_RV sign_once(shared *sh, CK_SESSION_HANDLE s, uint64_t *rng, worker *w)
 {
 	CK_MECHANISM mech = {sh->o->rsa ? CKM_RSA_PKCS : CKM_ECDSA, NULL, 0};
 	uint8_t data[sizeof(sha256_prefix) + 32], sig[SIG_CAP];
@@ -258,7 +396,16 @@ static CK_RV sign_once(shared *sh, CK_SESSION_HANDLE s, uint64_t *rng)
 	rv = sh->f->C_SignInit(s, &mech, sh->key);
 	if (rv != CKR_OK)
 		return rv;
-	return sh->f->C_Sign(s, data, dlen, sig, &slen);
+	rv = sh->f->C_Sign(s, data, dlen, sig, &slen);
+	if (rv == CKR_OK && w != NULL && w->vctx != NULL) {
+		const uint8_t *digest = sh->o->rsa ? data + sizeof(sha256_prefix) : data;
+
+		if (sig_check(w, digest, sig, slen))
+			w->verified++;
+		else
+			w->bad_sigs++;
+	}
+	return rv;
 }
 
 static void *worker_run(void *arg)
@@ -276,20 +423,30 @@ static void *worker_run(void *arg)
 		w->errors++;
 	}
 	for (i = 0; i < sh->o->warmup && w->errors == 0; i++) {
-		rv = sign_once(sh, s, &rng);
+		rv = sign_once(sh, s, &rng, w);
 		if (rv != CKR_OK) {
 			w->last_rv = rv;
 			w->errors++;
 		}
 	}
 	pthread_barrier_wait(&sh->barrier);
+	if (sh->o->interval_ms > 0) {
+		if (w->errors == 0)
+			worker_faults(w, s, &rng);
+		w->end_us = bench_stats_now_us();
+		if (s != CK_INVALID_HANDLE)
+			sh->f->C_CloseSession(s);
+		return NULL;
+	}
 	for (i = 0; i < sh->o->count && w->errors == 0; i++) {
 		double t0 = bench_stats_now_us(), t1;
 
 		if (t0 > sh->deadline_us)
 			break;
-		rv = sign_once(sh, s, &rng);
+		rv = sign_once(sh, s, &rng, w);
 		t1 = bench_stats_now_us();
+		if (rv == CKR_OK && w->bad_sigs != 0)
+			rv = CKR_SIGNATURE_INVALID; /* it does not verify */
 		if (rv != CKR_OK) {
 			w->last_rv = rv;
 			w->errors++;
@@ -315,9 +472,10 @@ int main(int argc, char **argv)
 	CK_SESSION_HANDLE s0 = CK_INVALID_HANDLE;
 	void *dl;
 	double end = 0, init_us;
-	unsigned long errors = 0;
+	unsigned long errors = 0, ok = 0, failed = 0, bad = 0, verified = 0;
+	bool last_ok = true;
 	CK_RV rv, last = CKR_OK;
-	char extra[256];
+	char extra[512];
 	long t;
 	int rc = 1;
 
@@ -327,6 +485,16 @@ int main(int argc, char **argv)
 	}
 	memset(&sh, 0, sizeof(sh));
 	sh.o = &o;
+	pthread_mutex_init(&sh.log_lock, NULL);
+	if (o.verify_cert != NULL && (sh.pub = load_pub(o.verify_cert)) == NULL) {
+		fprintf(stderr, "bench_p11sign: no certificate or public key in %s\n",
+			o.verify_cert);
+		return 1;
+	}
+	if (o.log != NULL && (sh.log = fopen(o.log, "a")) == NULL) {
+		fprintf(stderr, "bench_p11sign: cannot open %s\n", o.log);
+		return 1;
+	}
 	dl = dlopen(o.module, RTLD_NOW | RTLD_LOCAL);
 	if (dl == NULL) {
 		fprintf(stderr, "bench_p11sign: %s\n", dlerror());
@@ -371,6 +539,8 @@ int main(int argc, char **argv)
 		ws[t].index = (int)t;
 		if (bench_stats_init(&ws[t].s, (size_t)o.count) != 0)
 			goto out;
+		if (sh.pub != NULL && (ws[t].vctx = EVP_PKEY_CTX_new(sh.pub, NULL)) == NULL)
+			goto out;
 	}
 	/* deadline covers warm-up too, generously */
 	sh.deadline_us = bench_stats_now_us() + (double)o.seconds * 1e6;
@@ -390,20 +560,38 @@ int main(int argc, char **argv)
 		if (ws[t].end_us > end)
 			end = ws[t].end_us;
 		errors += ws[t].errors;
-		if (ws[t].errors)
+		ok += ws[t].ok;
+		failed += ws[t].failed;
+		bad += ws[t].bad_sigs;
+		verified += ws[t].verified;
+		if (ws[t].errors || ws[t].failed)
 			last = ws[t].last_rv;
+		if (!ws[t].last_ok)
+			last_ok = false;
 	}
 	snprintf(extra, sizeof(extra),
 		 "threads=%ld key=%s-%ld ops_per_s=%.1f errors=%lu last_rv=0x%lx init_us=%.0f",
 		 o.threads, o.rsa ? "rsa" : "ec", o.bits,
 		 end > sh.start_us ? (double)all.n * 1e6 / (end - sh.start_us) : 0.0, errors,
 		 (unsigned long)last, init_us);
+	if (o.interval_ms > 0) {
+		size_t len = strlen(extra);
+
+		snprintf(extra + len, sizeof(extra) - len,
+			 " ok=%lu failed=%lu bad_sigs=%lu verified=%lu last_ok=%d", ok, failed, bad,
+			 verified, last_ok ? 1 : 0);
+	}
 	bench_stats_report("p11sign", o.name, &all, extra);
-	rc = errors == 0 && all.n > 0 ? 0 : 1;
+	if (o.interval_ms > 0) /* failures tolerated; bad signatures are not */
+		rc = errors == 0 && bad == 0 && ok > 0 ? 0 : 1;
+	else
+		rc = errors == 0 && all.n > 0 ? 0 : 1;
 out:
 	if (ws != NULL) {
-		for (t = 0; t < o.threads; t++)
+		for (t = 0; t < o.threads; t++) {
 			bench_stats_free(&ws[t].s);
+			EVP_PKEY_CTX_free(ws[t].vctx);
+		}
 		free(ws);
 	}
 	bench_stats_free(&all);
@@ -413,6 +601,9 @@ out:
 	if (o.pin != NULL) {
 		sec_free(o.pin, strlen(o.pin));
 	}
+	if (sh.log != NULL)
+		fclose(sh.log);
+	EVP_PKEY_free(sh.pub);
 	/* no dlclose: modules may keep threads or atexit state */
 	return rc;
 }
