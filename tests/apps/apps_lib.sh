@@ -200,7 +200,7 @@ apps_tls_init() {
 	chmod 644 "$W/srv.pem"
 	SRV_PID=
 	# shellcheck disable=SC2154
-	trap '_rc=$?; [ -n "$SRV_PID" ] && kill "$SRV_PID" 2>/dev/null; (exit $_rc); cisres_cleanup' EXIT
+	trap '_rc=$?; [ -n "$SRV_PID" ] && kill "$SRV_PID" 2>/dev/null; set +e; (exit $_rc); cisres_cleanup' EXIT
 }
 
 # apps_tls_start LOG [s_server options]: a one-shot openssl s_server -www on

@@ -46,7 +46,7 @@ lo_stop() {
 	kill -KILL -- "-$LO_PID" 2>/dev/null || true
 	LO_PID=
 }
-trap '_rc=$?; lo_stop; (exit $_rc); cisres_cleanup' EXIT
+trap '_rc=$?; lo_stop; set +e; (exit $_rc); cisres_cleanup' EXIT
 MOZILLA_CERTIFICATE_FOLDER=$DB setsid soffice --headless --invisible --norestore --nologo \
 	--nodefault "--accept=pipe,name=$PIPE;urp;StarOffice.ComponentContext" \
 	"-env:UserInstallation=file://$W/lo-profile" >"$W/soffice.log" 2>&1 </dev/null &

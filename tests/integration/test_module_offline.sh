@@ -121,7 +121,7 @@ SYNC=$W/sync
 DRIVER_PID=
 mkdir -p "$SYNC"
 # shellcheck disable=SC2154 # _rc is set inside the trap
-trap '_rc=$?; [ -n "$DRIVER_PID" ] && kill "$DRIVER_PID" 2>/dev/null; (exit $_rc); cisres_cleanup' EXIT
+trap '_rc=$?; [ -n "$DRIVER_PID" ] && kill "$DRIVER_PID" 2>/dev/null; set +e; (exit $_rc); cisres_cleanup' EXIT
 wait_sync() { # FILE
 	for _ in $(seq 1 600); do
 		[ -e "$SYNC/$1" ] && return 0
