@@ -45,3 +45,18 @@ fi
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $BUILD_PKGS $HSM_PKGS $TEST_PKGS
 apt-get install -y -qq --no-install-recommends -t bookworm-backports pkcs11-provider
+
+# The service users, as a Debian package would create them: cisresd started
+# as root with --user cisres runs its HTTP process as "cisres" and its SAM
+# process (HSM session, token PIN) as "cisres-sam", a member of the group
+# "cisres" (both write the store). See docs/server.md, "Users".
+add_system_user() { # NAME
+	if ! getent passwd "$1" >/dev/null; then
+		adduser --system --group --no-create-home --home /nonexistent --quiet "$1"
+	fi
+}
+add_system_user cisres
+add_system_user cisres-sam
+if ! id -nG cisres-sam | tr ' ' '\n' | grep -qx cisres; then
+	adduser --quiet cisres-sam cisres
+fi

@@ -16,13 +16,14 @@
 #include "log.h"
 #include "privsep.h"
 #include "sam_spawn.h"
+#include "seccomp.h"
 
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: cisresd --state-dir DIR [--listen HOST:PORT] [--config FILE] "
 		"[--foreground]\n"
-		"               [--user NAME] [--no-privsep]\n"
+		"               [--user NAME [--sam-user NAME]] [--no-privsep] [--no-seccomp]\n"
 		"       cisresd --config FILE [--listen HOST:PORT] [--foreground] ...\n"
 		"\n"
 		"  --state-dir DIR     embedded default: HSM token, store, CA and TLS files in\n"
@@ -30,11 +31,14 @@ static void usage(FILE *f)
 		"  --config FILE       INI configuration (see cisresd(8)); overlays the defaults\n"
 		"  --listen HOST:PORT  address to serve on (default 127.0.0.1:8443)\n"
 		"  --foreground        stay attached to the terminal (for systemd and tests)\n"
-		"  --user NAME         when started as root, run the HTTP and SAM processes as\n"
-		"                      NAME (default: \"" PRIVSEP_DEFAULT_USER
-		"\" when that user exists)\n"
+		"  --user NAME         when started as root, run the HTTP process as NAME (e.g.\n"
+		"                      \"" PRIVSEP_DEFAULT_USER "\"); without it, root stays root\n"
+		"  --sam-user NAME     with --user: run the SAM process as NAME (default:\n"
+		"                      \"" PRIVSEP_DEFAULT_SAM_USER
+		"\" when that user exists, else the --user)\n"
 		"  --no-privsep        run the SAM (HSM session, factor secrets) inside the HTTP\n"
 		"                      process: for debugging only\n"
+		"  --no-seccomp        do not install the system call filters: for debugging\n"
 		"  --version           print the version\n");
 }
 
@@ -85,7 +89,52 @@ static void main_notify(int *fd, char st)
  * factor secret — runs in its own process (sam_spawn.h); this process opens
  * the store and a client of it, and the CA certificates only. Called before
  * any thread is started and before the store or the TLS key is opened. */
-static int main_open_privsep(server_config *cfg, const char *user, context *ctx, pid_t *mon)
+/* Who the processes become when started as root ("": nobody, stay). */
+typedef struct {
+	const char *http;
+	const char *sam;
+} main_users;
+
+/* --user / --sam-user to the two user names. 0, or -1 (logged). */
+static int main_resolve_users(const char *user, const char *sam_user, bool privsep, main_users *u)
+{
+	u->http = "";
+	u->sam = "";
+	if (sam_user != NULL && (user == NULL || !privsep)) {
+		log_err("--sam-user needs --user and the SAM in its own process");
+		return -1;
+	}
+	if ((geteuid() != 0 && getuid() != 0) || !privsep)
+		return 0; /* nothing to switch from; --no-privsep: one process, as is */
+	if (user == NULL) {
+		log_warn("started as root without --user: every process stays root (use --user "
+			 "%s)",
+			 PRIVSEP_DEFAULT_USER);
+		return 0;
+	}
+	if (!privsep_user_exists(user)) {
+		log_err("--user: no such user \"%s\"", user);
+		return -1;
+	}
+	u->http = user;
+	if (sam_user != NULL)
+		u->sam = sam_user;
+	else if (privsep_user_exists(PRIVSEP_DEFAULT_SAM_USER))
+		u->sam = PRIVSEP_DEFAULT_SAM_USER;
+	else
+		u->sam = user;
+	if (!privsep_user_exists(u->sam)) {
+		log_err("--sam-user: no such user \"%s\"", u->sam);
+		return -1;
+	}
+	if (strcmp(u->sam, u->http) == 0)
+		log_warn("the SAM process runs as the same user as the HTTP process (%s): the HTTP "
+			 "process can read the token directory (use --sam-user)",
+			 u->http);
+	return 0;
+}
+
+static int main_open_privsep(server_config *cfg, const main_users *users, context *ctx, pid_t *mon)
 {
 	static const uint8_t probe[32];
 	sam_spawn_opts so;
@@ -101,10 +150,17 @@ static int main_open_privsep(server_config *cfg, const char *user, context *ctx,
 		log_err("cannot set up the state directory %s", cfg->state_dir);
 		return -1;
 	}
+	if (users->http[0] != '\0' && privsep_own_state(cfg, users->http, users->sam) != 0) {
+		log_err("cannot give the state directory %s to the service users", cfg->state_dir);
+		return -1;
+	}
 	memset(&so, 0, sizeof(so));
-	so.user = user;
+	so.user = users->sam;
 	so.seal_legacy = true;
-	so.strict = false;
+	/* Unsealed factor secrets are sealed at the first start, then refused:
+	 * the front end can write the database, and a plain verifier or seed it
+	 * wrote would be a PIN or seed of its choosing. */
+	so.strict = true;
 	if (sam_spawn_ex(cfg, &so, &samc, mon) != 0) {
 		log_err("cannot start the SAM process");
 		return -1;
@@ -135,11 +191,12 @@ fail:
 	return -1;
 }
 
-static int main_open(server_config *cfg, bool privsep, const char *user, context *ctx, pid_t *mon)
+static int main_open(server_config *cfg, bool privsep, const main_users *users, context *ctx,
+		     pid_t *mon)
 {
 	*mon = 0;
 	if (privsep) {
-		if (main_open_privsep(cfg, user, ctx, mon) != 0)
+		if (main_open_privsep(cfg, users, ctx, mon) != 0)
 			return -1;
 	} else {
 		log_warn("--no-privsep: the HSM session and the factor secrets are in the HTTP "
@@ -170,13 +227,16 @@ int main(int argc, char **argv)
 						 {"config", required_argument, NULL, 'c'},
 						 {"foreground", no_argument, NULL, 'f'},
 						 {"user", required_argument, NULL, 'u'},
+						 {"sam-user", required_argument, NULL, 'S'},
 						 {"no-privsep", no_argument, NULL, 'P'},
+						 {"no-seccomp", no_argument, NULL, 'N'},
 						 {"help", no_argument, NULL, 'h'},
 						 {"version", no_argument, NULL, 'V'},
 						 {NULL, 0, NULL, 0}};
 	const char *state_dir = NULL, *listen = NULL, *config = NULL;
 	const char *dbg = getenv("CISRES_DEBUG");
-	const char *user = NULL;
+	const char *user = NULL, *sam_user = NULL;
+	main_users users;
 	bool foreground = false, privsep = true;
 	pid_t sam_mon = 0;
 	server_config cfg;
@@ -186,7 +246,7 @@ int main(int argc, char **argv)
 	int opt, sig = 0, notify_fd = -1;
 	char err[512];
 
-	while ((opt = getopt_long(argc, argv, "s:l:c:fu:PhV", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "s:l:c:fu:S:PNhV", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 's':
 			state_dir = optarg;
@@ -203,8 +263,14 @@ int main(int argc, char **argv)
 		case 'u':
 			user = optarg;
 			break;
+		case 'S':
+			sam_user = optarg;
+			break;
 		case 'P':
 			privsep = false;
+			break;
+		case 'N':
+			seccomp_set_enabled(false);
 			break;
 		case 'h':
 			usage(stdout);
@@ -223,6 +289,8 @@ int main(int argc, char **argv)
 	}
 	log_init("cisresd", dbg != NULL && dbg[0] != '\0' ? LOG_LVL_DEBUG : LOG_LVL_INFO, dbg);
 	umask(077);
+	if (main_resolve_users(user, sam_user, privsep, &users) != 0)
+		return 2;
 
 	config_defaults(&cfg, state_dir);
 	if (config != NULL && config_load(&cfg, config, err, sizeof(err)) != 0) {
@@ -255,7 +323,7 @@ int main(int argc, char **argv)
 	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
-	if (main_open(&cfg, privsep, user, &ctx, &sam_mon) != 0) {
+	if (main_open(&cfg, privsep, &users, &ctx, &sam_mon) != 0) {
 		log_err("cannot open the service");
 		main_notify(&notify_fd, 1);
 		return 1;
@@ -266,13 +334,19 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	/* Listeners bound and the TLS key loaded: root is not needed any more. */
-	if (privsep && privsep_drop(user) < 0) {
-		log_err("cannot switch to the user %s", user != NULL ? user : PRIVSEP_DEFAULT_USER);
+	if (privsep_drop(users.http) < 0) {
+		log_err("cannot switch to the user %s", users.http);
 		http_stop(srv);
 		main_close(&ctx, sam_mon);
 		main_notify(&notify_fd, 1);
 		return 1;
 	}
+	/* The SAM is running and will not be forked from here: no exec, no
+	 * debugging, no kernel administration (seccomp.h), on every thread. */
+	(void)privsep_harden(false); /* --no-privsep: not done by sam_spawn */
+	if (seccomp_install(SECCOMP_PROFILE_HTTP, false) < 0)
+		log_err("the system call filter is not installed: %s (seccomp on %s)",
+			strerror(errno), seccomp_arch() != NULL ? seccomp_arch() : "this machine");
 	printf("cisresd: serving %s/csc/v2/\n", http_base_url(srv));
 	printf("cisresd: CA certificate: %s\n", ca_chain_path(ctx.ca));
 	fflush(stdout);

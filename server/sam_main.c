@@ -15,6 +15,7 @@
 #include "privsep.h"
 #include "sam_proto.h"
 #include "sam_server.h"
+#include "seccomp.h"
 #include "secmem.h"
 
 #define SAM_MAIN_PIN_MAX 256
@@ -129,11 +130,20 @@ int sam_main_run(const server_config *cfg, const sam_spawn_opts *o, int chan, bo
 		if (n > 0)
 			log_info("sam: sealed %zu factor secrets under the HSM key", n);
 	}
+	/* A changed policy is audited once (T16 "config change"). */
+	if (first && sam_record_policy(ctx.sam, "system") != 0) {
+		log_err("sam: cannot record the policy in force");
+		return 1;
+	}
 	if (privsep_drop(o->user) < 0)
 		return 1;
 	/* A uid change resets the dumpable flag: set it again. */
 	if (privsep_harden(true) != 0)
 		return 1;
+	/* Everything is open: no exec, no fork, no network (seccomp.h). */
+	if (seccomp_install(SECCOMP_PROFILE_SAM,
+			    seccomp_sam_needs_inet(cfg->hsm_module, cfg->store_uri)) < 0)
+		log_err("sam: the system call filter is not installed: %s", strerror(errno));
 	if (sam_main_ready(chan) != 0) {
 		log_err("sam: cannot report to the monitor");
 		return 1;
