@@ -343,7 +343,7 @@ int main(int argc, char **argv)
 	}
 	/* The SAM is running and will not be forked from here: no exec, no
 	 * debugging, no kernel administration (seccomp.h), on every thread. */
-	(void)privsep_harden(false); /* --no-privsep: not done by sam_spawn */
+	(void)privsep_harden(true); /* --no-privsep: not done by sam_spawn */
 	if (seccomp_install(SECCOMP_PROFILE_HTTP, false) < 0)
 		log_err("the system call filter is not installed: %s (seccomp on %s)",
 			strerror(errno), seccomp_arch() != NULL ? seccomp_arch() : "this machine");

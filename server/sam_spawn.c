@@ -381,7 +381,7 @@ int sam_spawn_ex(const server_config *cfg, const sam_spawn_opts *o, sam **client
 	/* This process never needs the HSM PIN: only the monitor keeps the
 	 * variable (for restarts). */
 	privsep_wipe_env(cfg->hsm_pin_env);
-	if (privsep_harden(false) != 0)
+	if (privsep_harden(true) != 0)
 		log_warn("sam: this process could not be fully hardened");
 	if (sam_client_new_monitor(sp[0], spawn_conns(cfg, &opts), &c) != 0) {
 		close(sp[0]);
