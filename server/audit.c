@@ -103,12 +103,19 @@ int audit_log(store *s, const char *actor, const char *action, const char *objec
 	audit_copy(rec.object, sizeof(rec.object), object);
 	audit_copy(rec.outcome, sizeof(rec.outcome), outcome != NULL ? outcome : "success");
 	rec.detail = (char *)detail; /* not modified by the store */
+	/* Concurrent callers are group-committed by the store: this returns
+	 * once the transaction holding this record is durable. */
 	rc = store_audit_append(s, &rec, audit_chain, NULL);
 	if (rc != STORE_OK) {
 		log_err("audit: cannot append record (action %s): store error %d", rec.action, rc);
 		return -1;
 	}
 	return 0;
+}
+
+void audit_stats(store *s, store_audit_stats *out)
+{
+	store_audit_stats_get(s, out);
 }
 
 typedef struct {

@@ -28,6 +28,10 @@ typedef struct {
  * (no gaps, starts at 1) and the stored head. 1 = intact, 0 = broken
  * (report filled), -1 = failure. */
 int audit_verify(store *s, audit_report *rep);
+/* Group-commit counters of the store's audit log (records appended, commits,
+ * failed records, largest group): commits < records when concurrent
+ * audit_log calls shared a transaction. */
+void audit_stats(store *s, store_audit_stats *out);
 /* The canonical hash of a record given its prev hash (used by both). */
 void audit_record_hash(const store_audit *rec, uint8_t out[32]);
 

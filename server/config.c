@@ -56,6 +56,7 @@ void config_defaults(server_config *c, const char *state_dir)
 	config_fmt(c->name, sizeof(c->name), "%s", "CISRES");
 	config_fmt(c->region, sizeof(c->region), "%s", "RO");
 	config_fmt(c->lang, sizeof(c->lang), "%s", "en-US");
+	config_fmt(c->http_threading, sizeof(c->http_threading), "%s", "per-connection");
 
 	config_fmt(c->hsm_module, sizeof(c->hsm_module), "%s", "/usr/lib/softhsm/libsofthsm2.so");
 	config_fmt(c->hsm_token, sizeof(c->hsm_token), "%s", "cisres");
@@ -103,6 +104,7 @@ static const config_key config_keys[] = {
     {"server", "name", CK_STR, F(name), 0, 0},
     {"server", "region", CK_STR, F(region), 0, 0},
     {"server", "lang", CK_STR, F(lang), 0, 0},
+    {"http", "threading", CK_STR, F(http_threading), 0, 0},
     {"hsm", "module", CK_STR, F(hsm_module), 0, 0},
     {"hsm", "token", CK_STR, F(hsm_token), 0, 0},
     {"hsm", "pin_file", CK_STR, F(hsm_pin_file), 0, 0},
@@ -176,6 +178,11 @@ static bool config_check_string(const config_key *k, const char *v, char *why, s
 	} else if (strcmp(k->section, "tsa") == 0 && strcmp(k->key, "policy") == 0) {
 		if (!config_is_oid(v)) {
 			snprintf(why, whylen, "a dotted OID is expected");
+			return false;
+		}
+	} else if (strcmp(k->section, "http") == 0 && strcmp(k->key, "threading") == 0) {
+		if (strcmp(v, "per-connection") != 0 && strcmp(v, "pool") != 0) {
+			snprintf(why, whylen, "per-connection or pool is expected");
 			return false;
 		}
 	} else if (strcmp(k->section, "store") == 0) {

@@ -24,6 +24,8 @@ typedef struct {
 	char name[128];           /* info.name */
 	char region[8];           /* info.region, "RO" */
 	char lang[16];            /* info.lang, "en-US" */
+	/* [http] */
+	char http_threading[16]; /* "per-connection" (default) or "pool" */
 	/* [hsm] */
 	char hsm_module[CONFIG_PATH_MAX];
 	char hsm_token[64];

@@ -27,6 +27,11 @@
 #define HTTP_PEM_MAX (256 * 1024)
 #define HTTP_JSON_DEPTH 16
 #define HTTP_STATUS_MAX 600
+/* Stack of every libmicrohttpd thread (listener, pool or per-connection
+ * workers). A request needs about 24 KiB, TLS handshake included, even with
+ * the SAM in this process (--no-privsep: scrypt, SoftHSM, TSA): ten times
+ * that, so that an idle keep-alive connection costs little. */
+#define HTTP_THREAD_STACK (256 * 1024)
 
 struct http_server {
 	api_service svc;
@@ -648,12 +653,20 @@ static unsigned http_threads(const server_config *cfg)
 	return (unsigned)cpus * 2;
 }
 
+/* [http] threading: "per-connection" (the default, also when unset) or
+ * "pool". */
+static bool http_per_connection(const server_config *cfg)
+{
+	return strcmp(cfg->http_threading, "pool") != 0;
+}
+
 static struct MHD_Daemon *http_listen(http_server *s, const char *entry)
 {
 	const server_config *cfg = &s->svc.ctx->cfg;
 	struct sockaddr_storage ss;
 	socklen_t sslen = 0;
-	unsigned threads = http_threads(cfg);
+	bool per_conn = http_per_connection(cfg);
+	unsigned threads = per_conn ? 1 : http_threads(cfg);
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_TLS | MHD_USE_ERROR_LOG;
 	struct MHD_OptionItem opts[16];
 	size_t n = 0;
@@ -663,7 +676,15 @@ static struct MHD_Daemon *http_listen(http_server *s, const char *entry)
 		return NULL;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
-	flags |= threads > 1 ? MHD_USE_EPOLL : MHD_USE_POLL;
+	if (per_conn)
+		/* A thread per connection: a handler blocks (it waits for the
+		 * SAM) without holding up any other connection. epoll is not
+		 * allowed in this mode; poll() has no FD_SETSIZE limit. The
+		 * connection limit bounds the number of threads. */
+		flags |= MHD_USE_THREAD_PER_CONNECTION |
+			 (MHD_is_feature_supported(MHD_FEATURE_POLL) ? MHD_USE_POLL : MHD_USE_AUTO);
+	else
+		flags |= threads > 1 ? MHD_USE_EPOLL : MHD_USE_POLL;
 	/* The logger first, so that MHD routes every message through it. */
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER,
 					    (intptr_t)(void *)http_mhd_log, NULL};
@@ -681,7 +702,9 @@ static struct MHD_Daemon *http_listen(http_server *s, const char *entry)
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED,
 					    (intptr_t)(void *)http_completed, s};
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, NULL};
-	if (threads > 1)
+	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_STACK_SIZE,
+					    (intptr_t)HTTP_THREAD_STACK, NULL};
+	if (!per_conn && threads > 1)
 		opts[n++] =
 		    (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)threads, NULL};
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
@@ -693,8 +716,12 @@ static struct MHD_Daemon *http_listen(http_server *s, const char *entry)
 			entry);
 		return NULL;
 	}
-	log_info("listening on https://%s (%u threads, %u connections max)", entry, threads,
-		 cfg->max_connections);
+	if (per_conn)
+		log_info("listening on https://%s (a thread per connection, %u connections max)",
+			 entry, cfg->max_connections);
+	else
+		log_info("listening on https://%s (pool of %u threads, %u connections max)", entry,
+			 threads, cfg->max_connections);
 	return d;
 }
 

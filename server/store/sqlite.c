@@ -1664,33 +1664,13 @@ static int sq_head_read(sq_conn *c, int64_t *seq, uint8_t hash[32])
 	return rc;
 }
 
-static int sq_audit_append(void *be, store_audit *rec, store_audit_chain_fn chain, void *ctx)
+static int sq_audit_insert(sq_conn *c, const store_audit *rec)
 {
-	sqlite3_stmt *s = NULL;
-	int64_t seq = 0;
+	sqlite3_stmt *s = sq_stmt(c, SQ_AUDIT_INSERT);
 	int rc;
 
-	if (!sq_text_ok(rec->actor, sizeof(rec->actor)) ||
-	    !sq_text_ok(rec->action, sizeof(rec->action)) ||
-	    !sq_text_ok(rec->object, sizeof(rec->object)) ||
-	    !sq_text_ok(rec->outcome, sizeof(rec->outcome)))
+	if (s == NULL)
 		return STORE_ERR;
-	SQ_CONN(be);
-	if (sq_begin(c) != STORE_OK) {
-		rc = STORE_ERR;
-		goto out;
-	}
-	rc = sq_head_read(c, &seq, rec->prev);
-	if (rc != STORE_OK)
-		goto out;
-	rec->seq = seq + 1;
-	chain(rec, ctx);
-
-	s = sq_stmt(c, SQ_AUDIT_INSERT);
-	if (s == NULL) {
-		rc = STORE_ERR;
-		goto out;
-	}
 	sqlite3_bind_int64(s, 1, rec->seq);
 	sqlite3_bind_int64(s, 2, rec->time_us);
 	sqlite3_bind_text(s, 3, rec->actor, -1, SQLITE_STATIC);
@@ -1705,6 +1685,48 @@ static int sq_audit_append(void *be, store_audit *rec, store_audit_chain_fn chai
 	sqlite3_bind_blob(s, 9, rec->hash, 32, SQLITE_STATIC);
 	rc = sq_write_rc(c, sqlite3_step(s));
 	sq_done(s);
+	return rc;
+}
+
+/* The whole batch in one BEGIN IMMEDIATE ... COMMIT: one fsync of the WAL
+ * for n records; the head row is written once, for the last record. */
+static int sq_audit_append_batch(void *be, store_audit *const *recs, size_t n,
+				 store_audit_chain_fn chain, void *ctx)
+{
+	sqlite3_stmt *s = NULL;
+	int64_t seq = 0;
+	uint8_t prev[32];
+	size_t i;
+	int rc;
+
+	if (n == 0)
+		return STORE_OK;
+	for (i = 0; i < n; i++) {
+		const store_audit *rec = recs[i];
+
+		if (rec == NULL || !sq_text_ok(rec->actor, sizeof(rec->actor)) ||
+		    !sq_text_ok(rec->action, sizeof(rec->action)) ||
+		    !sq_text_ok(rec->object, sizeof(rec->object)) ||
+		    !sq_text_ok(rec->outcome, sizeof(rec->outcome)))
+			return STORE_ERR;
+	}
+	SQ_CONN(be);
+	if (sq_begin(c) != STORE_OK) {
+		rc = STORE_ERR;
+		goto out;
+	}
+	rc = sq_head_read(c, &seq, prev);
+	if (rc != STORE_OK)
+		goto out;
+	for (i = 0; i < n && rc == STORE_OK; i++) {
+		store_audit *rec = recs[i];
+
+		rec->seq = ++seq;
+		memcpy(rec->prev, prev, 32);
+		chain(rec, ctx);
+		memcpy(prev, rec->hash, 32);
+		rc = sq_audit_insert(c, rec);
+	}
 	if (rc != STORE_OK)
 		goto out;
 
@@ -1713,8 +1735,8 @@ static int sq_audit_append(void *be, store_audit *rec, store_audit_chain_fn chai
 		rc = STORE_ERR;
 		goto out;
 	}
-	sqlite3_bind_int64(s, 1, rec->seq);
-	sqlite3_bind_blob(s, 2, rec->hash, 32, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 1, seq);
+	sqlite3_bind_blob(s, 2, prev, 32, SQLITE_STATIC);
 	rc = sq_write_rc(c, sqlite3_step(s));
 	sq_done(s);
 	if (rc == STORE_OK)
@@ -1724,6 +1746,13 @@ out:
 		sq_rollback(c);
 	sq_put(st, c);
 	return rc;
+}
+
+static int sq_audit_append(void *be, store_audit *rec, store_audit_chain_fn chain, void *ctx)
+{
+	store_audit *const one[1] = {rec};
+
+	return sq_audit_append_batch(be, one, 1, chain, ctx);
 }
 
 static int sq_audit_iter(void *be, int64_t from_seq, store_audit_cb cb, void *ctx)
@@ -1883,6 +1912,7 @@ const store_ops store_sqlite_ops = {
     .audit_append = sq_audit_append,
     .audit_iter = sq_audit_iter,
     .audit_head = sq_audit_head,
+    .audit_append_batch = sq_audit_append_batch,
     .meta_get = sq_meta_get,
     .meta_set = sq_meta_set,
     .user_set_otp = sq_user_set_otp,

@@ -174,6 +174,19 @@ typedef struct {
  * current head; commits durably before returning. */
 typedef void (*store_audit_chain_fn)(store_audit *rec, void *ctx);
 int store_audit_append(store *s, store_audit *rec, store_audit_chain_fn chain, void *ctx);
+/* Group commit: concurrent store_audit_append calls on one store handle are
+ * queued; one caller (the leader) appends every queued record in one
+ * transaction, in queue order, chaining each to the one before, commits once
+ * and wakes the others. Each caller still returns only after its own record
+ * is durable; a failure fails every record of that group. */
+typedef struct {
+	uint64_t records;   /* records appended durably */
+	uint64_t commits;   /* transactions committed (groups) */
+	uint64_t failures;  /* records whose group failed */
+	uint64_t max_group; /* largest group so far */
+} store_audit_stats;
+/* Counters of this handle since store_open (all zero for a NULL handle). */
+void store_audit_stats_get(store *s, store_audit_stats *out);
 /* Iterate in seq order from 'from_seq'; cb returns non-zero to stop. */
 typedef int (*store_audit_cb)(const store_audit *rec, void *ctx);
 int store_audit_iter(store *s, int64_t from_seq, store_audit_cb cb, void *ctx);

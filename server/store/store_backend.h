@@ -6,6 +6,8 @@
 #ifndef CISRES_STORE_BACKEND_H
 #define CISRES_STORE_BACKEND_H
 
+#include <pthread.h>
+
 #include "store.h"
 
 typedef struct store_ops {
@@ -55,11 +57,30 @@ typedef struct store_ops {
 	int (*meta_set)(void *be, const char *key, const char *value);
 
 	int (*user_set_otp)(void *be, int64_t id, const uint8_t *otp_key, size_t len);
+
+	/* Append recs[0..n-1] in ONE durable transaction under the write lock:
+	 * for each record in order, set seq and prev from the head (the
+	 * previous record of the batch for all but the first), call
+	 * chain(recs[i], ctx) to fill hash, insert; then move the head to the
+	 * last record and commit. All or nothing: on failure nothing is
+	 * appended. Optional (NULL: store.c appends one by one). */
+	int (*audit_append_batch)(void *be, store_audit *const *recs, size_t n,
+				  store_audit_chain_fn chain, void *ctx);
 } store_ops;
+
+/* One caller waiting in store_audit_append (store.c, group commit). */
+typedef struct store_audit_waiter store_audit_waiter;
 
 struct store {
 	const store_ops *ops;
 	void *be;
+	/* Audit group commit (store.c): the queue of waiting appends, whether
+	 * a leader is writing, and the counters. */
+	pthread_mutex_t audit_mu;
+	pthread_cond_t audit_cv;
+	store_audit_waiter *audit_head, *audit_tail;
+	bool audit_leader;
+	store_audit_stats audit_stats;
 };
 
 extern const store_ops store_sqlite_ops;
