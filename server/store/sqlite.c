@@ -103,6 +103,9 @@ static const char *const sq_migrations[] = {
     " BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;"
     "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
     " BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;",
+    /* 2: SADs live in the SAM process's memory, never in the database the
+     * front end shares (docs/threat-model.md). */
+    "DROP TABLE IF EXISTS sads;",
 };
 #define SQ_SCHEMA_VERSION ((int)(sizeof(sq_migrations) / sizeof(sq_migrations[0])))
 
@@ -113,7 +116,6 @@ static const char *const sq_migrations[] = {
 #define CRED_COLS                                                                                  \
 	"id,user_id,key_id,key_kind,key_bits,curve_nid,cert,scal,auth_otp,multisign,pin_hash,"     \
 	"pin_failures,pin_locked,enabled,description,created"
-#define SAD_COLS "hash,user_id,cred_id,hash_alg,hash_len,n_hashes,hashes,remaining,expires"
 #define AUDIT_COLS "seq,time_us,actor,action,object,outcome,detail,prev,hash"
 
 enum sq_stmt_id {
@@ -147,11 +149,6 @@ enum sq_stmt_id {
 	SQ_TOKEN_REVOKE,
 	SQ_TOKEN_REVOKE_CHILDREN,
 	SQ_TOKEN_PURGE,
-	SQ_SAD_INSERT,
-	SQ_SAD_SEL,
-	SQ_SAD_UPDATE,
-	SQ_SAD_DEL,
-	SQ_SAD_PURGE,
 	SQ_AUDIT_HEAD_SEL,
 	SQ_AUDIT_HEAD_SET,
 	SQ_AUDIT_INSERT,
@@ -204,11 +201,6 @@ static const char *const sq_sql[SQ_NSTMT] = {
     [SQ_TOKEN_REVOKE] = "UPDATE tokens SET revoked=1 WHERE hash=? RETURNING kind",
     [SQ_TOKEN_REVOKE_CHILDREN] = "UPDATE tokens SET revoked=1 WHERE parent=?",
     [SQ_TOKEN_PURGE] = "DELETE FROM tokens WHERE expires<?",
-    [SQ_SAD_INSERT] = "INSERT INTO sads(" SAD_COLS ") VALUES(?,?,?,?,?,?,?,?,?)",
-    [SQ_SAD_SEL] = "SELECT " SAD_COLS " FROM sads WHERE hash=?",
-    [SQ_SAD_UPDATE] = "UPDATE sads SET remaining=?2, n_hashes=?3, hashes=?4 WHERE hash=?1",
-    [SQ_SAD_DEL] = "DELETE FROM sads WHERE hash=?",
-    [SQ_SAD_PURGE] = "DELETE FROM sads WHERE expires<=?",
     [SQ_AUDIT_HEAD_SEL] = "SELECT seq,hash FROM audit_head WHERE id=1",
     [SQ_AUDIT_HEAD_SET] = "INSERT INTO audit_head(id,seq,hash) VALUES(1,?1,?2)"
 			  " ON CONFLICT(id) DO UPDATE SET seq=?1, hash=?2",
@@ -609,8 +601,10 @@ static int sq_open(const char *rest, void **be)
 		log_err("store: cannot open %s: %s", rest, strerror(errno));
 		return STORE_ERR;
 	}
-	if (fstat(fd, &sb) == 0 && (sb.st_mode & 077) != 0)
-		log_warn("store: %s is accessible to group/others (mode %03o)", rest,
+	/* The group is the service's (HTTP and SAM users share the store in
+	 * root mode: privsep_own_state); others must have nothing. */
+	if (fstat(fd, &sb) == 0 && (sb.st_mode & 007) != 0)
+		log_warn("store: %s is accessible to others (mode %03o)", rest,
 			 (unsigned)(sb.st_mode & 0777));
 	close(fd);
 
@@ -1334,311 +1328,6 @@ out:
 	return rc;
 }
 
-/* ---- SADs ---- */
-
-static int sq_sad_row(sqlite3_stmt *s, store_sad *o)
-{
-	size_t len = 0, blen = 0;
-	int64_t nh, hl;
-
-	memset(o, 0, sizeof(*o));
-	if (sq_col_blob(s, 0, o->hash, 32, &len) != 0 || len != 32)
-		goto bad;
-	o->user_id = sqlite3_column_int64(s, 1);
-	if (sq_col_text(s, 2, o->cred_id, sizeof(o->cred_id)) != 0)
-		goto bad;
-	o->hash_alg = sqlite3_column_int(s, 3);
-	hl = sqlite3_column_int64(s, 4);
-	nh = sqlite3_column_int64(s, 5);
-	if (hl < 0 || hl > 64 || nh < 0 || nh > STORE_SAD_MAX_HASHES)
-		goto bad;
-	o->hash_len = (size_t)hl;
-	o->n_hashes = (size_t)nh;
-	if (sq_col_blob_dup(s, 6, &o->hashes, &blen) != 0 || blen != o->n_hashes * o->hash_len)
-		goto bad;
-	o->remaining = sqlite3_column_int(s, 7);
-	o->expires = sqlite3_column_int64(s, 8);
-	return STORE_OK;
-bad:
-	store_sad_clear(o);
-	return STORE_ERR;
-}
-
-static int sq_sad_put(void *be, const store_sad *sad)
-{
-	sqlite3_stmt *s;
-	size_t blen;
-	int rc;
-
-	if (!sq_text_ok(sad->cred_id, sizeof(sad->cred_id)) ||
-	    sad->n_hashes > STORE_SAD_MAX_HASHES || sad->hash_len > 64 ||
-	    (sad->n_hashes > 0 && (sad->hashes == NULL || sad->hash_len == 0)) ||
-	    sad->remaining < 0)
-		return STORE_ERR;
-	blen = sad->n_hashes * sad->hash_len; /* bounded by the checks above */
-	SQ_CONN(be);
-	s = sq_stmt(c, SQ_SAD_INSERT);
-	if (s == NULL) {
-		rc = STORE_ERR;
-		goto out;
-	}
-	sqlite3_bind_blob(s, 1, sad->hash, 32, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 2, sad->user_id);
-	sqlite3_bind_text(s, 3, sad->cred_id, -1, SQLITE_STATIC);
-	sqlite3_bind_int(s, 4, sad->hash_alg);
-	sqlite3_bind_int64(s, 5, (int64_t)sad->hash_len);
-	sqlite3_bind_int64(s, 6, (int64_t)sad->n_hashes);
-	if (blen > 0)
-		sqlite3_bind_blob(s, 7, sad->hashes, (int)blen, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(s, 7);
-	sqlite3_bind_int(s, 8, sad->remaining);
-	sqlite3_bind_int64(s, 9, sad->expires);
-	rc = sq_write_rc(c, sqlite3_step(s));
-	sq_done(s);
-out:
-	sq_put(st, c);
-	return rc;
-}
-
-static int sq_sad_get(void *be, const uint8_t hash[32], store_sad *out)
-{
-	sqlite3_stmt *s;
-	int rc;
-
-	memset(out, 0, sizeof(*out));
-	SQ_CONN(be);
-	s = sq_stmt(c, SQ_SAD_SEL);
-	if (s == NULL) {
-		rc = STORE_ERR;
-		goto out;
-	}
-	sqlite3_bind_blob(s, 1, hash, 32, SQLITE_STATIC);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
-		rc = sq_sad_row(s, out);
-	else if (rc == SQLITE_DONE)
-		rc = STORE_NOTFOUND;
-	else
-		rc = sq_write_rc(c, rc);
-	sq_done(s);
-out:
-	sq_put(st, c);
-	return rc;
-}
-
-/* Remove each of the n requested hashes from the bound set (each bound
- * entry can match at most once). false when one is not in the set. */
-static bool sq_sad_remove_hashes(store_sad *sad, int n, const uint8_t *hashes, size_t hash_len)
-{
-	size_t hl = sad->hash_len, i, j;
-
-	if (hashes == NULL || hash_len != hl || hl == 0 || (size_t)n > sad->n_hashes)
-		return false;
-	for (i = 0; i < (size_t)n; i++) {
-		const uint8_t *want = hashes + i * hl;
-		bool found = false;
-		for (j = 0; j < sad->n_hashes; j++) {
-			if (sec_equal(sad->hashes + j * hl, want, hl)) {
-				/* Move the last entry into the hole. */
-				memmove(sad->hashes + j * hl,
-					sad->hashes + (sad->n_hashes - 1) * hl, hl);
-				sad->n_hashes--;
-				found = true;
-				break;
-			}
-		}
-		if (!found)
-			return false;
-	}
-	return true;
-}
-
-static int sq_sad_consume(void *be, const uint8_t hash[32], int64_t now, int n,
-			  const uint8_t *hashes, size_t hash_len, store_sad *out)
-{
-	sqlite3_stmt *s = NULL;
-	store_sad sad;
-	int rc;
-
-	memset(&sad, 0, sizeof(sad));
-	if (out != NULL)
-		memset(out, 0, sizeof(*out));
-	if (n <= 0 || n > STORE_SAD_MAX_HASHES)
-		return STORE_CONFLICT;
-	SQ_CONN(be);
-	if (sq_begin(c) != STORE_OK) {
-		rc = STORE_ERR;
-		goto out;
-	}
-	/* Garbage-collect expired SADs (this one included, if it expired). */
-	s = sq_stmt(c, SQ_SAD_PURGE);
-	if (s == NULL) {
-		rc = STORE_ERR;
-		goto out;
-	}
-	sqlite3_bind_int64(s, 1, now);
-	rc = sq_write_rc(c, sqlite3_step(s));
-	sq_done(s);
-	if (rc != STORE_OK)
-		goto out;
-
-	s = sq_stmt(c, SQ_SAD_SEL);
-	if (s == NULL) {
-		rc = STORE_ERR;
-		goto out;
-	}
-	sqlite3_bind_blob(s, 1, hash, 32, SQLITE_STATIC);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
-		rc = sq_sad_row(s, &sad);
-	else if (rc == SQLITE_DONE)
-		rc = STORE_NOTFOUND;
-	else
-		rc = sq_write_rc(c, rc);
-	sq_done(s);
-	if (rc != STORE_OK)
-		goto commit_purge;
-	if (sad.expires <= now) {
-		rc = STORE_NOTFOUND;
-		goto commit_purge;
-	}
-	if (sad.remaining < n) {
-		rc = STORE_CONFLICT;
-		goto commit_purge;
-	}
-	if (sad.hash_alg != 0 || sad.n_hashes > 0) {
-		/* Bound hash set (SCAL2): every hash must be in it. */
-		if (!sq_sad_remove_hashes(&sad, n, hashes, hash_len)) {
-			rc = STORE_CONFLICT;
-			goto commit_purge;
-		}
-	}
-	sad.remaining -= n;
-	if (sad.remaining == 0) {
-		s = sq_stmt(c, SQ_SAD_DEL);
-		if (s == NULL) {
-			rc = STORE_ERR;
-			goto out;
-		}
-		sqlite3_bind_blob(s, 1, hash, 32, SQLITE_STATIC);
-	} else {
-		s = sq_stmt(c, SQ_SAD_UPDATE);
-		if (s == NULL) {
-			rc = STORE_ERR;
-			goto out;
-		}
-		sqlite3_bind_blob(s, 1, hash, 32, SQLITE_STATIC);
-		sqlite3_bind_int(s, 2, sad.remaining);
-		sqlite3_bind_int64(s, 3, (int64_t)sad.n_hashes);
-		if (sad.n_hashes > 0)
-			sqlite3_bind_blob(s, 4, sad.hashes, (int)(sad.n_hashes * sad.hash_len),
-					  SQLITE_STATIC);
-		else
-			sqlite3_bind_null(s, 4);
-	}
-	rc = sq_write_rc(c, sqlite3_step(s));
-	if (rc == STORE_OK && sqlite3_changes(c->db) != 1)
-		rc = STORE_ERR;
-	sq_done(s);
-	if (rc != STORE_OK)
-		goto out;
-	rc = sq_commit(c);
-	if (rc == STORE_OK && out != NULL) {
-		*out = sad; /* the SAD after the spend */
-		memset(&sad, 0, sizeof(sad));
-	}
-	goto out;
-
-commit_purge:
-	/* Keep the expiry purge, report the refusal. */
-	if (sq_commit(c) != STORE_OK)
-		rc = STORE_ERR;
-out:
-	if (!sqlite3_get_autocommit(c->db))
-		sq_rollback(c);
-	store_sad_clear(&sad);
-	sq_put(st, c);
-	return rc;
-}
-
-static int sq_sad_delete(void *be, const uint8_t hash[32])
-{
-	sqlite3_stmt *s;
-	int rc;
-
-	SQ_CONN(be);
-	s = sq_stmt(c, SQ_SAD_DEL);
-	if (s == NULL) {
-		rc = STORE_ERR;
-		goto out;
-	}
-	sqlite3_bind_blob(s, 1, hash, 32, SQLITE_STATIC);
-	rc = sq_write_rc(c, sqlite3_step(s));
-	if (rc == STORE_OK && sqlite3_changes(c->db) == 0)
-		rc = STORE_NOTFOUND;
-	sq_done(s);
-out:
-	sq_put(st, c);
-	return rc;
-}
-
-static int sq_sad_take(void *be, const uint8_t hash[32], int64_t now, store_sad *out)
-{
-	sqlite3_stmt *s = NULL;
-	store_sad sad;
-	int rc;
-
-	memset(&sad, 0, sizeof(sad));
-	memset(out, 0, sizeof(*out));
-	SQ_CONN(be);
-	if (sq_begin(c) != STORE_OK) {
-		rc = STORE_ERR;
-		goto out;
-	}
-	s = sq_stmt(c, SQ_SAD_SEL);
-	if (s == NULL) {
-		rc = STORE_ERR;
-		goto out;
-	}
-	sqlite3_bind_blob(s, 1, hash, 32, SQLITE_STATIC);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
-		rc = sq_sad_row(s, &sad);
-	else if (rc == SQLITE_DONE)
-		rc = STORE_NOTFOUND;
-	else
-		rc = sq_write_rc(c, rc);
-	sq_done(s);
-	if (rc != STORE_OK)
-		goto out;
-	/* Spent either way: a live SAD is handed out, an expired one dropped. */
-	s = sq_stmt(c, SQ_SAD_DEL);
-	if (s == NULL) {
-		rc = STORE_ERR;
-		goto out;
-	}
-	sqlite3_bind_blob(s, 1, hash, 32, SQLITE_STATIC);
-	rc = sq_write_rc(c, sqlite3_step(s));
-	if (rc == STORE_OK && sqlite3_changes(c->db) != 1)
-		rc = STORE_ERR;
-	sq_done(s);
-	if (rc == STORE_OK)
-		rc = sq_commit(c);
-	if (rc == STORE_OK && sad.expires <= now)
-		rc = STORE_NOTFOUND;
-	if (rc == STORE_OK) {
-		*out = sad;
-		memset(&sad, 0, sizeof(sad));
-	}
-out:
-	if (!sqlite3_get_autocommit(c->db))
-		sq_rollback(c);
-	store_sad_clear(&sad);
-	sq_put(st, c);
-	return rc;
-}
-
 /* ---- audit ---- */
 
 static int sq_head_read(sq_conn *c, int64_t *seq, uint8_t hash[32])
@@ -1904,11 +1593,6 @@ const store_ops store_sqlite_ops = {
     .token_get = sq_token_get,
     .token_revoke = sq_token_revoke,
     .token_purge_expired = sq_token_purge_expired,
-    .sad_put = sq_sad_put,
-    .sad_get = sq_sad_get,
-    .sad_consume = sq_sad_consume,
-    .sad_delete = sq_sad_delete,
-    .sad_take = sq_sad_take,
     .audit_append = sq_audit_append,
     .audit_iter = sq_audit_iter,
     .audit_head = sq_audit_head,

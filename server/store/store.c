@@ -247,44 +247,6 @@ int store_token_purge_expired(store *s, int64_t now)
 }
 
 /* ---- SADs ---- */
-void store_sad_clear(store_sad *sad)
-{
-	if (sad == NULL)
-		return;
-	free(sad->hashes);
-	sec_zero(sad, sizeof(*sad));
-}
-
-int store_sad_put(store *s, const store_sad *sad)
-{
-	STORE_CHECK(sad != NULL);
-	return s->ops->sad_put(s->be, sad);
-}
-
-int store_sad_get(store *s, const uint8_t hash[32], store_sad *out)
-{
-	STORE_CHECK(hash != NULL && out != NULL);
-	return s->ops->sad_get(s->be, hash, out);
-}
-
-int store_sad_consume(store *s, const uint8_t hash[32], int64_t now, int n, const uint8_t *hashes,
-		      size_t hash_len, store_sad *out)
-{
-	STORE_CHECK(hash != NULL);
-	return s->ops->sad_consume(s->be, hash, now, n, hashes, hash_len, out);
-}
-
-int store_sad_delete(store *s, const uint8_t hash[32])
-{
-	STORE_CHECK(hash != NULL);
-	return s->ops->sad_delete(s->be, hash);
-}
-
-int store_sad_take(store *s, const uint8_t hash[32], int64_t now, store_sad *out)
-{
-	STORE_CHECK(hash != NULL && out != NULL);
-	return s->ops->sad_take(s->be, hash, now, out);
-}
 
 /* ---- audit (group commit) ----
  * Every caller queues a waiter and sleeps; whoever finds no leader at work

@@ -14,10 +14,10 @@
 #include <stdint.h>
 
 #define STORE_OK 0
-#define STORE_ERR -1       /* backend failure (logged) */
-#define STORE_NOTFOUND -2  /* no such row */
-#define STORE_EXISTS -3    /* unique constraint */
-#define STORE_CONFLICT -4  /* conditional update did not apply */
+#define STORE_ERR -1	  /* backend failure (logged) */
+#define STORE_NOTFOUND -2 /* no such row */
+#define STORE_EXISTS -3	  /* unique constraint */
+#define STORE_CONFLICT -4 /* conditional update did not apply */
 
 typedef struct store store;
 
@@ -27,22 +27,23 @@ void store_close(store *s);
 /* ---- users (signers) ---- */
 #define STORE_NAME_MAX 64
 #define STORE_TEXT_MAX 256
-#define STORE_HASH_MAX 256 /* encoded KDF string */
+#define STORE_HASH_MAX 256   /* encoded KDF string */
 #define STORE_OTPKEY_MAX 128 /* a sealed TOTP seed (server/sam_factor.h) */
 
 typedef struct {
 	int64_t id;
-	char name[STORE_NAME_MAX];       /* login name, unique */
-	char display[STORE_TEXT_MAX];    /* certificate CN */
-	char email[STORE_TEXT_MAX];      /* may be empty */
-	char pw_hash[STORE_HASH_MAX];    /* kdf_hash() output */
-	uint8_t otp_key[STORE_OTPKEY_MAX]; /* TOTP seed, sealed by the SAM (opaque here); 0 = none */
+	char name[STORE_NAME_MAX];    /* login name, unique */
+	char display[STORE_TEXT_MAX]; /* certificate CN */
+	char email[STORE_TEXT_MAX];   /* may be empty */
+	char pw_hash[STORE_HASH_MAX]; /* kdf_hash() output */
+	uint8_t
+	    otp_key[STORE_OTPKEY_MAX]; /* TOTP seed, sealed by the SAM (opaque here); 0 = none */
 	size_t otp_key_len;
-	bool login_otp;                  /* auth/login needs password + OTP */
-	int64_t otp_last_step;           /* highest TOTP step accepted (replay) */
-	int pw_failures;                 /* consecutive failures */
+	bool login_otp;	       /* auth/login needs password + OTP */
+	int64_t otp_last_step; /* highest TOTP step accepted (replay) */
+	int pw_failures;       /* consecutive failures */
 	bool locked;
-	int64_t created;                 /* unix time */
+	int64_t created; /* unix time */
 } store_user;
 
 int store_user_add(store *s, store_user *u); /* sets u->id; STORE_EXISTS */
@@ -71,14 +72,14 @@ typedef struct {
 	int64_t user_id;
 	uint8_t key_id[32]; /* CKA_ID in the HSM */
 	size_t key_id_len;
-	int key_kind;  /* key_kind from oid.h */
-	int key_bits;  /* RSA modulus bits, EC field bits */
-	int curve_nid; /* EC only */
+	int key_kind;	   /* key_kind from oid.h */
+	int key_bits;	   /* RSA modulus bits, EC field bits */
+	int curve_nid;	   /* EC only */
 	uint8_t *cert_der; /* end-entity certificate (malloc'd by getters) */
 	size_t cert_len;
-	int scal;            /* 1 or 2 */
-	bool auth_otp;       /* "PIN AND OTP" when true, else "PIN" */
-	int multisign;       /* >= 1 */
+	int scal;      /* 1 or 2 */
+	bool auth_otp; /* "PIN AND OTP" when true, else "PIN" */
+	int multisign; /* >= 1 */
 	char pin_hash[STORE_HASH_MAX];
 	int pin_failures;
 	bool pin_locked;
@@ -111,7 +112,7 @@ typedef struct {
 	int64_t user_id;
 	uint8_t parent[32]; /* refresh token that minted this access token; zero if none */
 	bool has_parent;
-	int64_t expires;    /* unix time */
+	int64_t expires; /* unix time */
 	bool revoked;
 } store_token;
 
@@ -121,40 +122,6 @@ int store_token_get(store *s, const uint8_t hash[32], store_token *out);
  * whose parent it is. */
 int store_token_revoke(store *s, const uint8_t hash[32]);
 int store_token_purge_expired(store *s, int64_t now);
-
-/* ---- SADs (stored as SHA-256 of the SAD) ---- */
-#define STORE_SAD_MAX_HASHES 1024
-
-typedef struct {
-	uint8_t hash[32];
-	int64_t user_id;
-	char cred_id[STORE_CRED_ID_MAX];
-	int hash_alg;       /* hash_alg of the bound hashes; HASH_NONE for SCAL1 */
-	uint8_t *hashes;    /* n_hashes * hash_len bytes, bound hashes (SCAL2) */
-	size_t n_hashes;
-	size_t hash_len;
-	int remaining;      /* signatures still allowed */
-	int64_t expires;
-} store_sad;
-
-void store_sad_clear(store_sad *sad);
-int store_sad_put(store *s, const store_sad *sad);
-int store_sad_get(store *s, const uint8_t hash[32], store_sad *out);
-/* Atomically spend n uses of a SAD: succeeds only when the SAD exists, has
- * not expired at 'now', and remaining >= n; then remaining -= n (and the row
- * is removed when it reaches 0). For SCAL2 the spent hashes are removed from
- * the bound set (each authorized hash is signed at most once): every hash in
- * 'hashes' (n * hash_len bytes) must be in the bound set, else
- * STORE_CONFLICT and nothing changes. Returns STORE_NOTFOUND for an unknown
- * or expired SAD, STORE_CONFLICT when the count or hashes do not allow it.
- * *out (may be NULL) receives the SAD as it is after the spend. */
-int store_sad_consume(store *s, const uint8_t hash[32], int64_t now, int n, const uint8_t *hashes,
-		      size_t hash_len, store_sad *out);
-int store_sad_delete(store *s, const uint8_t hash[32]);
-/* Atomically remove a SAD that is live at 'now' and return it as it was
- * (for extendTransaction: the old SAD is spent entirely). STORE_NOTFOUND
- * for an unknown or expired SAD. */
-int store_sad_take(store *s, const uint8_t hash[32], int64_t now, store_sad *out);
 
 /* ---- audit log ---- */
 typedef struct {

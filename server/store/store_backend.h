@@ -42,13 +42,6 @@ typedef struct store_ops {
 	int (*token_revoke)(void *be, const uint8_t hash[32]);
 	int (*token_purge_expired)(void *be, int64_t now);
 
-	int (*sad_put)(void *be, const store_sad *sad);
-	int (*sad_get)(void *be, const uint8_t hash[32], store_sad *out);
-	int (*sad_consume)(void *be, const uint8_t hash[32], int64_t now, int n,
-			   const uint8_t *hashes, size_t hash_len, store_sad *out);
-	int (*sad_delete)(void *be, const uint8_t hash[32]);
-	int (*sad_take)(void *be, const uint8_t hash[32], int64_t now, store_sad *out);
-
 	int (*audit_append)(void *be, store_audit *rec, store_audit_chain_fn chain, void *ctx);
 	int (*audit_iter)(void *be, int64_t from_seq, store_audit_cb cb, void *ctx);
 	int (*audit_head)(void *be, int64_t *seq, uint8_t hash[32]);

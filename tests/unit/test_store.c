@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* store (SQLite backend): every function against a temporary database,
- * including atomicity of store_sad_consume across threads and of the
- * failure counters across processes. */
+ * including atomicity of the failure counters across processes. (SADs are
+ * not stored: see test_sam_sadtab.) */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include <cmocka.h>
+
+#include <sqlite3.h>
 
 #include <pthread.h>
 #include <stdio.h>
@@ -110,7 +112,7 @@ static void test_open(void **state)
 	assert_int_equal(stat(f->path, &sb), 0);
 	assert_int_equal(sb.st_mode & 0777, 0600);
 	assert_int_equal(store_meta_get(f->s, "schema_version", v, sizeof(v)), STORE_OK);
-	assert_string_equal(v, "1");
+	assert_string_equal(v, "2");
 	/* The version is owned by the migrations. */
 	assert_int_not_equal(store_meta_set(f->s, "schema_version", "7"), STORE_OK);
 	/* A second handle on the same file sees the same data. */
@@ -415,181 +417,6 @@ static void test_tokens(void **state)
 	assert_int_equal(store_token_get(f->s, r, &g), STORE_OK);
 }
 
-/* ---- SADs ---- */
-
-static void put_sad(store *s, uint8_t id, int64_t user, const char *cred, int hash_alg, int n,
-		    int remaining, int64_t expires)
-{
-	store_sad sad;
-	uint8_t hashes[8 * 32];
-	int i;
-
-	memset(&sad, 0, sizeof(sad));
-	fill(sad.hash, id);
-	sad.user_id = user;
-	snprintf(sad.cred_id, sizeof(sad.cred_id), "%s", cred);
-	sad.hash_alg = hash_alg;
-	for (i = 0; i < n; i++)
-		memset(hashes + i * 32, 0xa0 + i, 32);
-	if (n > 0) {
-		sad.hashes = hashes;
-		sad.n_hashes = (size_t)n;
-		sad.hash_len = 32;
-	}
-	sad.remaining = remaining;
-	sad.expires = expires;
-	assert_int_equal(store_sad_put(s, &sad), STORE_OK);
-}
-
-static void test_sads(void **state)
-{
-	fixture *f = *state;
-	store_sad g;
-	int64_t a = add_user(f->s, "alice");
-	uint8_t h[32], hs[3 * 32];
-
-	add_cred(f->s, "c1", a);
-	/* SCAL1: a count, no hashes. */
-	put_sad(f->s, 1, a, "c1", 0, 0, 3, 1000);
-	assert_int_equal(store_sad_get(f->s, (fill(h, 1), h), &g), STORE_OK);
-	assert_int_equal(g.user_id, a);
-	assert_string_equal(g.cred_id, "c1");
-	assert_int_equal(g.remaining, 3);
-	assert_int_equal(g.n_hashes, 0);
-	store_sad_clear(&g);
-	assert_int_equal(store_sad_consume(f->s, h, 500, 2, NULL, 0, &g), STORE_OK);
-	assert_int_equal(g.remaining, 1);
-	store_sad_clear(&g);
-	assert_int_equal(store_sad_consume(f->s, h, 500, 2, NULL, 0, NULL), STORE_CONFLICT);
-	assert_int_equal(store_sad_consume(f->s, h, 500, 0, NULL, 0, NULL), STORE_CONFLICT);
-	assert_int_equal(store_sad_consume(f->s, h, 500, 1, NULL, 0, NULL), STORE_OK);
-	/* Spent: the row is gone. */
-	assert_int_equal(store_sad_get(f->s, h, &g), STORE_NOTFOUND);
-	assert_int_equal(store_sad_consume(f->s, h, 500, 1, NULL, 0, NULL), STORE_NOTFOUND);
-
-	/* SCAL2: bound hashes, each at most once. */
-	put_sad(f->s, 2, a, "c1", 3, 3, 3, 1000);
-	fill(h, 2);
-	assert_int_equal(store_sad_get(f->s, h, &g), STORE_OK);
-	assert_int_equal(g.n_hashes, 3);
-	assert_int_equal(g.hash_len, 32);
-	assert_int_equal(g.hash_alg, 3);
-	assert_int_equal(g.hashes[64], 0xa2);
-	store_sad_clear(&g);
-	memset(hs, 0xee, 32); /* not bound */
-	assert_int_equal(store_sad_consume(f->s, h, 500, 1, hs, 32, NULL), STORE_CONFLICT);
-	/* One good + one bad: nothing is spent. */
-	memset(hs, 0xa1, 32);
-	memset(hs + 32, 0xee, 32);
-	assert_int_equal(store_sad_consume(f->s, h, 500, 2, hs, 32, NULL), STORE_CONFLICT);
-	assert_int_equal(store_sad_get(f->s, h, &g), STORE_OK);
-	assert_int_equal(g.remaining, 3);
-	assert_int_equal(g.n_hashes, 3);
-	store_sad_clear(&g);
-	/* Wrong hash length, missing hashes. */
-	assert_int_equal(store_sad_consume(f->s, h, 500, 1, hs, 20, NULL), STORE_CONFLICT);
-	assert_int_equal(store_sad_consume(f->s, h, 500, 1, NULL, 0, NULL), STORE_CONFLICT);
-	/* The same bound hash twice in one request is two uses of one entry. */
-	memset(hs, 0xa1, 32);
-	memset(hs + 32, 0xa1, 32);
-	assert_int_equal(store_sad_consume(f->s, h, 500, 2, hs, 32, NULL), STORE_CONFLICT);
-	/* Good. */
-	assert_int_equal(store_sad_consume(f->s, h, 500, 1, hs, 32, &g), STORE_OK);
-	assert_int_equal(g.remaining, 2);
-	assert_int_equal(g.n_hashes, 2);
-	store_sad_clear(&g);
-	/* Spent hash cannot be reused. */
-	assert_int_equal(store_sad_consume(f->s, h, 500, 1, hs, 32, NULL), STORE_CONFLICT);
-	memset(hs, 0xa0, 32);
-	memset(hs + 32, 0xa2, 32);
-	assert_int_equal(store_sad_consume(f->s, h, 500, 2, hs, 32, NULL), STORE_OK);
-	assert_int_equal(store_sad_get(f->s, h, &g), STORE_NOTFOUND);
-
-	/* Expiry: live before, dead at and after 'expires'. */
-	put_sad(f->s, 3, a, "c1", 0, 0, 5, 1000);
-	fill(h, 3);
-	assert_int_equal(store_sad_consume(f->s, h, 999, 1, NULL, 0, NULL), STORE_OK);
-	assert_int_equal(store_sad_consume(f->s, h, 1000, 1, NULL, 0, NULL), STORE_NOTFOUND);
-	assert_int_equal(store_sad_consume(f->s, h, 999, 1, NULL, 0, NULL), STORE_NOTFOUND);
-
-	/* take: removes a live SAD and returns it. */
-	put_sad(f->s, 4, a, "c1", 3, 2, 4, 1000);
-	fill(h, 4);
-	assert_int_equal(store_sad_take(f->s, h, 500, &g), STORE_OK);
-	assert_int_equal(g.remaining, 4);
-	assert_int_equal(g.n_hashes, 2);
-	store_sad_clear(&g);
-	assert_int_equal(store_sad_take(f->s, h, 500, &g), STORE_NOTFOUND);
-	put_sad(f->s, 5, a, "c1", 0, 0, 4, 1000);
-	fill(h, 5);
-	assert_int_equal(store_sad_take(f->s, h, 1000, &g), STORE_NOTFOUND);
-
-	/* delete */
-	put_sad(f->s, 6, a, "c1", 0, 0, 1, 1000);
-	fill(h, 6);
-	assert_int_equal(store_sad_delete(f->s, h), STORE_OK);
-	assert_int_equal(store_sad_delete(f->s, h), STORE_NOTFOUND);
-
-	/* SADs die with their credential. */
-	put_sad(f->s, 7, a, "c1", 0, 0, 1, 1000);
-	fill(h, 7);
-	assert_int_equal(store_cred_del(f->s, "c1"), STORE_OK);
-	assert_int_equal(store_sad_get(f->s, h, &g), STORE_NOTFOUND);
-}
-
-/* ---- concurrency: one single-use SAD, 8 threads ---- */
-
-typedef struct {
-	store *s;
-	pthread_barrier_t *bar;
-	int rc;
-} racer;
-
-static void *race_consume(void *arg)
-{
-	racer *r = arg;
-	uint8_t h[32], hs[32];
-
-	fill(h, 0x42);
-	memset(hs, 0xa0, 32);
-	pthread_barrier_wait(r->bar);
-	r->rc = store_sad_consume(r->s, h, 500, 1, hs, 32, NULL);
-	return NULL;
-}
-
-static void test_consume_race(void **state)
-{
-	fixture *f = *state;
-	int64_t a = add_user(f->s, "alice");
-	pthread_t th[8];
-	racer r[8];
-	pthread_barrier_t bar;
-	int i, round, wins, lost;
-
-	add_cred(f->s, "c1", a);
-	for (round = 0; round < 5; round++) {
-		put_sad(f->s, 0x42, a, "c1", 3, 1, 1, 1000);
-		pthread_barrier_init(&bar, NULL, 8);
-		for (i = 0; i < 8; i++) {
-			r[i].s = f->s;
-			r[i].bar = &bar;
-			r[i].rc = 99;
-			assert_int_equal(pthread_create(&th[i], NULL, race_consume, &r[i]), 0);
-		}
-		wins = lost = 0;
-		for (i = 0; i < 8; i++) {
-			pthread_join(th[i], NULL);
-			if (r[i].rc == STORE_OK)
-				wins++;
-			else if (r[i].rc == STORE_NOTFOUND || r[i].rc == STORE_CONFLICT)
-				lost++;
-		}
-		pthread_barrier_destroy(&bar);
-		assert_int_equal(wins, 1);
-		assert_int_equal(lost, 7);
-	}
-}
-
 /* ---- concurrency across processes: the failure counter ---- */
 
 static void test_fail_counter_processes(void **state)
@@ -775,6 +602,25 @@ static void test_meta(void **state)
 	assert_int_equal(store_meta_get(f->s, "k", v, sizeof(v)), STORE_ERR);
 }
 
+/* ---- schema 2: no SAD table ---- */
+
+static void test_no_sad_table(void **state)
+{
+	fixture *f = *state;
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_master WHERE name = 'sads'", -1,
+			       &st, NULL),
+	    SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(st, 0), 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -783,12 +629,11 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_users, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_credentials, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_tokens, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_sads, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_consume_race, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_fail_counter_processes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_concurrent_create, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_audit, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_meta, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_no_sad_table, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
