@@ -580,7 +580,7 @@ fi
 		libcurl4 libmicrohttpd12 libgnutls30 libsqlite3-0 libcjson1 2>/dev/null | tr '\n' ';' |
 		sed 's/;$//; s/;/; /g')"
 	echo "== settings =="
-	echo "cisresd: defaults (threads = pool = 2 x CPUs, SQLite WAL synchronous=FULL, audit per signature, kdf_log_n 15)"
+	echo "cisresd: defaults (a thread per HTTP connection, 2 x CPUs SAM connections and HSM sessions, SQLite WAL synchronous=FULL, audit group commit, PIN verifiers HMAC in the HSM)"
 	echo "module: defaults; e-seal credentials SCAL1 PIN multisign 1000; SCAL2 credentials PIN only (see docs/performance.md)"
 	echo "C_Sign: SHA-256 digests, CKM_ECDSA / CKM_RSA_PKCS; $SIGN_ROUNDS interleaved rounds; n per thread over the rounds: ec $SIGN_N_EC, rsa-2048 $SIGN_N_RSA2, rsa-3072 $SIGN_N_RSA3, SCAL2 $SIGN_N_SCAL2"
 	echo "signHash: ${HASH_SECONDS}s per point, keep-alive HTTPS per client, SADs authorized before the clock"
