@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* ca.c: bootstrap, reopen, signer / TSA / TLS certificates, with the CA keys
  * in a throw-away SoftHSM token. */
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,6 +19,7 @@
 
 #include "ca.h"
 #include "hsm.h"
+#include "testlib.h"
 
 #define TOKEN_LABEL "cisres-test"
 #define USER_PIN "user-pin-1234"
@@ -30,40 +30,15 @@ static char cadir[256];
 static hsm *H;
 static ca *C;
 
-static const char *module_path(void)
-{
-	const char *m = getenv("CISRES_TEST_PKCS11_MODULE");
-
-	return m != NULL ? m : "/usr/lib/softhsm/libsofthsm2.so";
-}
-
-static int rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	return remove(path);
-}
-
 static int group_setup(void **state)
 {
-	char path[256], tokens[256];
-	FILE *f;
 	hsm_config cfg = {0};
 
-	if (mkdtemp(tmpdir) == NULL)
+	if (testlib_softhsm(tmpdir) != 0)
 		return -1;
-	snprintf(tokens, sizeof(tokens), "%s/tokens", tmpdir);
-	if (mkdir(tokens, 0700) != 0)
+	if (hsm_create_token(testlib_module(), TOKEN_LABEL, "so-pin-0000", USER_PIN) != HSM_OK)
 		return -1;
-	snprintf(path, sizeof(path), "%s/softhsm2.conf", tmpdir);
-	f = fopen(path, "w");
-	if (f == NULL)
-		return -1;
-	fprintf(f, "directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n",
-		tokens);
-	fclose(f);
-	setenv("SOFTHSM2_CONF", path, 1);
-	if (hsm_create_token(module_path(), TOKEN_LABEL, "so-pin-0000", USER_PIN) != HSM_OK)
-		return -1;
-	cfg.module_path = module_path();
+	cfg.module_path = testlib_module();
 	cfg.token_label = TOKEN_LABEL;
 	cfg.pin = USER_PIN;
 	cfg.pin_len = strlen(USER_PIN);
@@ -79,7 +54,7 @@ static int group_teardown(void **state)
 {
 	ca_free(C);
 	hsm_close(H);
-	nftw(tmpdir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	testlib_rmtree(tmpdir);
 	return 0;
 }
 

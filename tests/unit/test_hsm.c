@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* hsm.c against a throw-away SoftHSM token. */
 #include <dlfcn.h>
-#include <ftw.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -24,6 +23,7 @@
 
 #include "digestinfo.h"
 #include "hsm.h"
+#include "testlib.h"
 
 #define TOKEN_LABEL "cisres-test"
 #define SO_PIN "so-pin-0000"
@@ -33,40 +33,15 @@ static char tmpdir[] = "/tmp/cisres-test-hsm-XXXXXX";
 static hsm *H;
 static EVP_PKEY *rsa_pub, *ec256_pub, *ec384_pub;
 
-static const char *module_path(void)
-{
-	const char *m = getenv("CISRES_TEST_PKCS11_MODULE");
-
-	return m != NULL ? m : "/usr/lib/softhsm/libsofthsm2.so";
-}
-
-static int rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	return remove(path);
-}
-
 static int group_setup(void **state)
 {
-	char path[256], tokens[256];
-	FILE *f;
 	hsm_config cfg = {0};
 
-	if (mkdtemp(tmpdir) == NULL)
+	if (testlib_softhsm(tmpdir) != 0)
 		return -1;
-	snprintf(tokens, sizeof(tokens), "%s/tokens", tmpdir);
-	if (mkdir(tokens, 0700) != 0)
+	if (hsm_create_token(testlib_module(), TOKEN_LABEL, SO_PIN, USER_PIN) != HSM_OK)
 		return -1;
-	snprintf(path, sizeof(path), "%s/softhsm2.conf", tmpdir);
-	f = fopen(path, "w");
-	if (f == NULL)
-		return -1;
-	fprintf(f, "directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n",
-		tokens);
-	fclose(f);
-	setenv("SOFTHSM2_CONF", path, 1);
-	if (hsm_create_token(module_path(), TOKEN_LABEL, SO_PIN, USER_PIN) != HSM_OK)
-		return -1;
-	cfg.module_path = module_path();
+	cfg.module_path = testlib_module();
 	cfg.token_label = TOKEN_LABEL;
 	cfg.pin = USER_PIN;
 	cfg.pin_len = strlen(USER_PIN);
@@ -80,7 +55,7 @@ static int group_teardown(void **state)
 	EVP_PKEY_free(ec256_pub);
 	EVP_PKEY_free(ec384_pub);
 	hsm_close(H);
-	nftw(tmpdir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	testlib_rmtree(tmpdir);
 	return 0;
 }
 
@@ -146,7 +121,7 @@ static CK_FUNCTION_LIST_PTR p11(void)
 	if (f != NULL)
 		return f;
 	/* Same path: the module hsm.c loaded and initialized. */
-	dl = dlopen(module_path(), RTLD_NOW | RTLD_NOLOAD);
+	dl = dlopen(testlib_module(), RTLD_NOW | RTLD_NOLOAD);
 	assert_non_null(dl);
 	*(void **)&getfl = dlsym(dl, "C_GetFunctionList");
 	assert_non_null(getfl);
@@ -196,7 +171,7 @@ static void test_open_errors(void **state)
 	hsm_config cfg = {0};
 	hsm *h = NULL;
 
-	cfg.module_path = module_path();
+	cfg.module_path = testlib_module();
 	cfg.token_label = "no-such-token";
 	cfg.pin = USER_PIN;
 	cfg.pin_len = strlen(USER_PIN);
@@ -210,11 +185,11 @@ static void test_open_errors(void **state)
 
 	/* a second token (SoftHSM offers a new free slot); the login state is
 	 * per token, so a wrong PIN is refused there */
-	assert_int_equal(hsm_create_token(module_path(), "second", SO_PIN, "pin-2"), HSM_OK);
-	assert_int_not_equal(
-	    hsm_create_token(module_path(), "123456789012345678901234567890123", SO_PIN, "pin-3"),
-	    HSM_OK); /* label longer than 32 */
-	cfg.module_path = module_path();
+	assert_int_equal(hsm_create_token(testlib_module(), "second", SO_PIN, "pin-2"), HSM_OK);
+	assert_int_not_equal(hsm_create_token(testlib_module(), "123456789012345678901234567890123",
+					      SO_PIN, "pin-3"),
+			     HSM_OK); /* label longer than 32 */
+	cfg.module_path = testlib_module();
 	cfg.token_label = "second";
 	cfg.pin = "wrong";
 	cfg.pin_len = 5;
@@ -433,7 +408,7 @@ static int p11tool(const char *args)
 	snprintf(cmd, sizeof(cmd),
 		 "pkcs11-tool --module %s --token-label " TOKEN_LABEL " --login --pin " USER_PIN
 		 " %s >/dev/null 2>&1",
-		 module_path(), args);
+		 testlib_module(), args);
 	return system(cmd);
 }
 
@@ -626,7 +601,7 @@ static void test_counters(void **state)
 	assert_int_equal(sum, 9);
 	/* Kept in the token: another opening of it sees the same counts. */
 	hsm_close(H);
-	cfg.module_path = module_path();
+	cfg.module_path = testlib_module();
 	cfg.token_label = TOKEN_LABEL;
 	cfg.pin = USER_PIN;
 	cfg.pin_len = strlen(USER_PIN);

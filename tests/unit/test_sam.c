@@ -4,7 +4,6 @@
  * rules even if the REST layer is bypassed or compromised. A throw-away
  * SoftHSM token holds the keys; every produced signature is verified with
  * OpenSSL against the public key. The clock is injected (policy.now). */
-#include <ftw.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -32,6 +31,7 @@
 #include "sam.h"
 #include "store.h"
 #include "totp.h"
+#include "testlib.h"
 
 #define TOKEN_LABEL "cisres-sam-test"
 #define SO_PIN "so-pin-0000"
@@ -60,21 +60,6 @@ static struct {
 
 /* ---- fixture ---- */
 
-static const char *module_path(void)
-{
-	const char *m = getenv("CISRES_TEST_PKCS11_MODULE");
-
-	return m != NULL ? m : "/usr/lib/softhsm/libsofthsm2.so";
-}
-
-static int rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static int64_t mkuser(const char *name)
 {
 	store_user u;
@@ -99,27 +84,14 @@ static int open_sam(void)
 
 static int group_setup(void **state)
 {
-	char path[256], tokens[256];
-	FILE *f;
 	hsm_config cfg = {0};
 
 	(void)state;
-	if (mkdtemp(tmpdir) == NULL)
+	if (testlib_softhsm(tmpdir) != 0)
 		return -1;
-	snprintf(tokens, sizeof(tokens), "%s/tokens", tmpdir);
-	if (mkdir(tokens, 0700) != 0)
+	if (hsm_create_token(testlib_module(), TOKEN_LABEL, SO_PIN, USER_PIN) != HSM_OK)
 		return -1;
-	snprintf(path, sizeof(path), "%s/softhsm2.conf", tmpdir);
-	f = fopen(path, "w");
-	if (f == NULL)
-		return -1;
-	fprintf(f, "directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n",
-		tokens);
-	fclose(f);
-	setenv("SOFTHSM2_CONF", path, 1);
-	if (hsm_create_token(module_path(), TOKEN_LABEL, SO_PIN, USER_PIN) != HSM_OK)
-		return -1;
-	cfg.module_path = module_path();
+	cfg.module_path = testlib_module();
 	cfg.token_label = TOKEN_LABEL;
 	cfg.pin = USER_PIN;
 	cfg.pin_len = strlen(USER_PIN);
@@ -149,7 +121,7 @@ static int group_teardown(void **state)
 	store_close(G.s);
 	hsm_close(G.h);
 	EVP_PKEY_free(G.ca_key);
-	nftw(tmpdir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	testlib_rmtree(tmpdir);
 	return 0;
 }
 

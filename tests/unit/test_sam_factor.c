@@ -14,7 +14,6 @@
 #include <cmocka.h>
 
 #include <dlfcn.h>
-#include <ftw.h>
 #include <pthread.h>
 #include <sys/socket.h>
 #include <stdio.h>
@@ -39,6 +38,7 @@
 #include "sam_server.h"
 #include "store.h"
 #include "totp.h"
+#include "testlib.h"
 
 #define TOKEN_LABEL "cisres-factor-test"
 #define SO_PIN "so-pin-0000"
@@ -58,21 +58,6 @@ static struct {
 	int64_t alice, bob;
 } G;
 
-static const char *module_path(void)
-{
-	const char *m = getenv("CISRES_TEST_PKCS11_MODULE");
-
-	return m != NULL ? m : "/usr/lib/softhsm/libsofthsm2.so";
-}
-
-static int rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static int64_t mkuser(const char *name)
 {
 	store_user u;
@@ -88,28 +73,16 @@ static int64_t mkuser(const char *name)
 
 static int group_setup(void **state)
 {
-	char path[256], tokens[256], uri[300];
+	char uri[300];
 	hsm_config cfg = {0};
 	sam_deps d;
-	FILE *f;
 
 	(void)state;
-	if (mkdtemp(tmpdir) == NULL)
+	if (testlib_softhsm(tmpdir) != 0)
 		return -1;
-	snprintf(tokens, sizeof(tokens), "%s/tokens", tmpdir);
-	if (mkdir(tokens, 0700) != 0)
+	if (hsm_create_token(testlib_module(), TOKEN_LABEL, SO_PIN, USER_PIN) != HSM_OK)
 		return -1;
-	snprintf(path, sizeof(path), "%s/softhsm2.conf", tmpdir);
-	f = fopen(path, "w");
-	if (f == NULL)
-		return -1;
-	fprintf(f, "directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n",
-		tokens);
-	fclose(f);
-	setenv("SOFTHSM2_CONF", path, 1);
-	if (hsm_create_token(module_path(), TOKEN_LABEL, SO_PIN, USER_PIN) != HSM_OK)
-		return -1;
-	cfg.module_path = module_path();
+	cfg.module_path = testlib_module();
 	cfg.token_label = TOKEN_LABEL;
 	cfg.pin = USER_PIN;
 	cfg.pin_len = strlen(USER_PIN);
@@ -138,7 +111,7 @@ static int group_teardown(void **state)
 	sam_free(G.m);
 	store_close(G.s);
 	hsm_close(G.h);
-	nftw(tmpdir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	testlib_rmtree(tmpdir);
 	return 0;
 }
 
@@ -234,7 +207,7 @@ static void test_factor_key_attributes(void **state)
 	CK_RV rv;
 
 	(void)state;
-	dl = dlopen(module_path(), RTLD_NOW);
+	dl = dlopen(testlib_module(), RTLD_NOW);
 	assert_non_null(dl);
 	gfl = (CK_C_GetFunctionList)dlsym(dl, "C_GetFunctionList");
 	assert_non_null(gfl);

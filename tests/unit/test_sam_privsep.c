@@ -16,7 +16,6 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <ftw.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
@@ -45,6 +44,7 @@
 #include "sam_spawn.h"
 #include "store.h"
 #include "totp.h"
+#include "testlib.h"
 
 #define PIN "2468"
 #define NTHREADS 16
@@ -76,14 +76,6 @@ static int64_t now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
 }
 
 /* Is any mapping of this process from a file whose name contains s? */
@@ -260,7 +252,7 @@ static int group_teardown(void **state)
 	for (int i = 0; i < 2; i++)
 		EVP_PKEY_free(G.pub[i]);
 	EVP_PKEY_free(G.pub_otp);
-	nftw(G.dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	testlib_rmtree(G.dir);
 	return 0;
 }
 

@@ -51,6 +51,7 @@
 #include "secmem.h"
 #include "store.h"
 #include "totp.h"
+#include "testlib.h"
 
 #define TOKEN_LABEL "cisres-sec-test"
 #define SO_PIN "so-pin-0000"
@@ -81,21 +82,6 @@ static struct {
 
 /* ---- fixture ---- */
 
-static const char *module_path(void)
-{
-	const char *m = getenv("CISRES_TEST_PKCS11_MODULE");
-
-	return m != NULL ? m : "/usr/lib/softhsm/libsofthsm2.so";
-}
-
-static int rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 /* A signer with a real password verifier and a TOTP seed sealed by the SAM
  * (the enrolment path of cisres-admin user add). */
 static int64_t mkuser(const char *name)
@@ -117,28 +103,15 @@ static int64_t mkuser(const char *name)
 
 static int group_setup(void **state)
 {
-	char path[256], tokens[256];
-	FILE *f;
 	hsm_config cfg = {0};
 	sam_deps d;
 
 	(void)state;
-	if (mkdtemp(tmpdir) == NULL)
+	if (testlib_softhsm(tmpdir) != 0)
 		return -1;
-	snprintf(tokens, sizeof(tokens), "%s/tokens", tmpdir);
-	if (mkdir(tokens, 0700) != 0)
+	if (hsm_create_token(testlib_module(), TOKEN_LABEL, SO_PIN, USER_PIN) != HSM_OK)
 		return -1;
-	snprintf(path, sizeof(path), "%s/softhsm2.conf", tmpdir);
-	f = fopen(path, "w");
-	if (f == NULL)
-		return -1;
-	fprintf(f, "directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n",
-		tokens);
-	fclose(f);
-	setenv("SOFTHSM2_CONF", path, 1);
-	if (hsm_create_token(module_path(), TOKEN_LABEL, SO_PIN, USER_PIN) != HSM_OK)
-		return -1;
-	cfg.module_path = module_path();
+	cfg.module_path = testlib_module();
 	cfg.token_label = TOKEN_LABEL;
 	cfg.pin = USER_PIN;
 	cfg.pin_len = strlen(USER_PIN);
@@ -172,7 +145,7 @@ static int group_teardown(void **state)
 	store_close(G.s);
 	hsm_close(G.h);
 	EVP_PKEY_free(G.ca_key);
-	nftw(tmpdir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	testlib_rmtree(tmpdir);
 	return 0;
 }
 
@@ -395,7 +368,7 @@ static CK_FUNCTION_LIST_PTR p11(void)
 		return f;
 	/* The module hsm.c loaded and initialized: the login state is per
 	 * application, so sessions opened here are logged in (USER_PIN). */
-	dl = dlopen(module_path(), RTLD_NOW | RTLD_NOLOAD);
+	dl = dlopen(testlib_module(), RTLD_NOW | RTLD_NOLOAD);
 	assert_non_null(dl);
 	*(void **)&getfl = dlsym(dl, "C_GetFunctionList");
 	assert_non_null(getfl);
@@ -584,7 +557,7 @@ static int other_application(const cred *c)
 	CK_OBJECT_HANDLE hd;
 	void *dl;
 
-	dl = dlopen(module_path(), RTLD_NOW);
+	dl = dlopen(testlib_module(), RTLD_NOW);
 	if (dl == NULL)
 		return 10;
 	*(void **)&getfl = dlsym(dl, "C_GetFunctionList");

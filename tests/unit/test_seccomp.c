@@ -5,7 +5,6 @@
  * key generation and signature); the parent checks the child's status. */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -31,6 +30,7 @@
 
 #include "hsm.h"
 #include "seccomp.h"
+#include "testlib.h"
 
 #define TOKEN_LABEL "cisres-seccomp"
 #define SO_PIN "so-pin-0000"
@@ -56,47 +56,19 @@ static char tmpdir[] = "/tmp/cisres-test-seccomp-XXXXXX";
 		CHECK(r_ == -1 && errno == (err));                                                 \
 	} while (0)
 
-static const char *module_path(void)
-{
-	const char *m = getenv("CISRES_TEST_PKCS11_MODULE");
-
-	return m != NULL ? m : "/usr/lib/softhsm/libsofthsm2.so";
-}
-
-static int rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static int group_setup(void **state)
 {
-	char path[256], tokens[256];
-	FILE *f;
 
 	(void)state;
-	if (mkdtemp(tmpdir) == NULL)
+	if (testlib_softhsm(tmpdir) != 0)
 		return -1;
-	snprintf(tokens, sizeof(tokens), "%s/tokens", tmpdir);
-	if (mkdir(tokens, 0700) != 0)
-		return -1;
-	snprintf(path, sizeof(path), "%s/softhsm2.conf", tmpdir);
-	f = fopen(path, "w");
-	if (f == NULL)
-		return -1;
-	fprintf(f, "directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n",
-		tokens);
-	fclose(f);
-	setenv("SOFTHSM2_CONF", path, 1);
-	return hsm_create_token(module_path(), TOKEN_LABEL, SO_PIN, USER_PIN) == HSM_OK ? 0 : -1;
+	return hsm_create_token(testlib_module(), TOKEN_LABEL, SO_PIN, USER_PIN) == HSM_OK ? 0 : -1;
 }
 
 static int group_teardown(void **state)
 {
 	(void)state;
-	nftw(tmpdir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	testlib_rmtree(tmpdir);
 	return 0;
 }
 
@@ -286,7 +258,7 @@ static void sam_hsm_body(void)
 	EVP_PKEY_CTX *vc;
 	hsm *h = NULL;
 
-	cfg.module_path = module_path();
+	cfg.module_path = testlib_module();
 	cfg.token_label = TOKEN_LABEL;
 	cfg.pin = USER_PIN;
 	cfg.pin_len = strlen(USER_PIN);
