@@ -82,6 +82,7 @@ static const char *const sam_names[] = {
     [SAM_E_CERT] = "SAM_E_CERT",
     [SAM_E_INTERNAL] = "SAM_E_INTERNAL",
     [SAM_E_SAD_EXPIRED] = "SAM_E_SAD_EXPIRED",
+    [SAM_E_UNAVAILABLE] = "SAM_E_UNAVAILABLE",
 };
 
 const char *sam_status_name(sam_status st)

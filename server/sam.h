@@ -40,8 +40,9 @@ typedef enum {
 	SAM_E_CERT,	       /* certificate not valid now */
 	SAM_E_INTERNAL,
 	SAM_E_SAD_EXPIRED, /* the SAD was valid but has expired (now gone) */
+	SAM_E_UNAVAILABLE, /* remote SAM: the SAM process cannot be reached (restarting) */
 } sam_status;
-#define SAM_STATUS_LAST SAM_E_SAD_EXPIRED
+#define SAM_STATUS_LAST SAM_E_UNAVAILABLE
 
 const char *sam_status_name(sam_status st);
 

@@ -298,8 +298,9 @@ typedef struct {
 	size_t len;
 } sam_call;
 
-/* Send req (consumed) and receive the response into k. SAM_OK or
- * SAM_E_INTERNAL (k released). */
+/* Send req (consumed) and receive the response into k. SAM_OK, or
+ * SAM_E_UNAVAILABLE when the SAM process cannot be reached or went away
+ * (k released): the monitor is restarting it. */
 static sam_status sam_call_run(sam_client *c, uint8_t *req, size_t reqlen, sam_call *k)
 {
 	int v = -1;
@@ -328,7 +329,7 @@ static sam_status sam_call_run(sam_client *c, uint8_t *req, size_t reqlen, sam_c
 		break;
 	}
 	sam_proto_free(req, reqlen);
-	return v == 1 ? SAM_OK : SAM_E_INTERNAL;
+	return v == 1 ? SAM_OK : SAM_E_UNAVAILABLE;
 }
 
 /* Done with the response; ok = it decoded (else the connection is suspect). */
@@ -365,8 +366,9 @@ static sam_status sam_client_authorize_like(sam_client *c, uint8_t *req, size_t 
 
 	if (enc != 0)
 		return res->status = SAM_E_REQUEST;
-	if (sam_call_run(c, req, reqlen, &k) != SAM_OK)
-		return res->status = SAM_E_INTERNAL;
+	st = sam_call_run(c, req, reqlen, &k);
+	if (st != SAM_OK)
+		return res->status = st;
 	if (sam_call_refused(&k, &st)) {
 		sam_call_end(c, &k, true);
 		return res->status = st;
@@ -429,8 +431,9 @@ sam_status sam_client_sign(sam_client *c, const sam_sign_req *req, sam_sign_res 
 		return res->status = SAM_E_SAD;
 	if (sam_proto_enc_sign(req, &msg, &len) != 0)
 		return res->status = SAM_E_REQUEST;
-	if (sam_call_run(c, msg, len, &k) != SAM_OK)
-		return res->status = SAM_E_INTERNAL;
+	st = sam_call_run(c, msg, len, &k);
+	if (st != SAM_OK)
+		return res->status = st;
 	if (sam_call_refused(&k, &st)) {
 		sam_call_end(c, &k, true);
 		return res->status = st;
@@ -458,8 +461,9 @@ sam_status sam_client_keygen(sam_client *c, const sam_keygen_req *req, sam_keyge
 	memset(res, 0, sizeof(*res));
 	if (req == NULL || sam_proto_enc_keygen(req, &msg, &len) != 0)
 		return res->status = SAM_E_REQUEST;
-	if (sam_call_run(c, msg, len, &k) != SAM_OK)
-		return res->status = SAM_E_INTERNAL;
+	st = sam_call_run(c, msg, len, &k);
+	if (st != SAM_OK)
+		return res->status = st;
 	if (sam_call_refused(&k, &st)) {
 		sam_call_end(c, &k, true);
 		return res->status = st;
@@ -480,8 +484,9 @@ static sam_status sam_client_status_call(sam_client *c, uint8_t *msg, size_t len
 
 	if (enc != 0)
 		return SAM_E_REQUEST;
-	if (sam_call_run(c, msg, len, &k) != SAM_OK)
-		return SAM_E_INTERNAL;
+	st = sam_call_run(c, msg, len, &k);
+	if (st != SAM_OK)
+		return st;
 	if (!sam_call_refused(&k, &st))
 		return sam_call_bad(c, &k);
 	sam_call_end(c, &k, true);
@@ -554,8 +559,9 @@ sam_status sam_client_verify_login(sam_client *c, const char *user, const char *
 		return SAM_E_PIN;
 	if (sam_proto_enc_login(user, pw, pwlen, &msg, &mlen) != 0)
 		return SAM_E_REQUEST;
-	if (sam_call_run(c, msg, mlen, &k) != SAM_OK)
-		return SAM_E_INTERNAL;
+	st = sam_call_run(c, msg, mlen, &k);
+	if (st != SAM_OK)
+		return st;
 	if (sam_call_refused(&k, &st)) {
 		sam_call_end(c, &k, true);
 		return st;

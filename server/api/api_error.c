@@ -109,6 +109,9 @@ int api_fail_sam(api_response *res, sam_status st)
 		return api_fail(res, API_E_INVALID_REQUEST, "Invalid SAD");
 	case SAM_E_SAD_EXPIRED:
 		return api_fail(res, API_E_INVALID_REQUEST, "SAD expired");
+	case SAM_E_UNAVAILABLE:
+		return api_fail(res, API_E_UNAVAILABLE,
+				"The signature activation module is restarting; try again");
 	case SAM_E_HASH_MISMATCH:
 		return api_fail(res, API_E_INVALID_REQUEST, "Hash is not authorized by the SAD");
 	case SAM_E_COUNT:

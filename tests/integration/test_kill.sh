@@ -305,7 +305,7 @@ note "SAM $OLD_SAM killed after $ACK_KILL acknowledged signatures; new SAM $SAM_
 step "(b) the SAD from before the kill is refused; a new one works"
 for _ in $(seq 1 50); do
 	sign_hash "$SAD_B"
-	[ "$CSC_STATUS" != 500 ] && break # the new SAM process may still be opening
+	[ "$CSC_STATUS" != 503 ] && [ "$CSC_STATUS" != 500 ] && break # the new SAM process may still be opening
 	sleep 0.2
 done
 assert_error 400 invalid_request "Invalid SAD"

@@ -2,7 +2,7 @@
 /* The SAM in its own process (server/sam_spawn.h): a real SAM process on a
  * throw-away SoftHSM state, driven through the client from 16 threads;
  * kill -9 of the SAM process in the middle of the run is reported as
- * SAM_E_INTERNAL and the client recovers once the monitor has restarted
+ * SAM_E_UNAVAILABLE and the client recovers once the monitor has restarted
  * it. This process — the stand-in for the HTTP process — never maps the
  * PKCS#11 module, holds no descriptor into the token directory and no HSM
  * PIN; front-end connections cannot use the key lifecycle operations; the
@@ -490,7 +490,7 @@ static void *work(void *arg)
 		if (st == SAM_OK) {
 			w->ok++;
 			w->last_ok_ms = now_ms();
-		} else if (st == SAM_E_INTERNAL) {
+		} else if (st == SAM_E_UNAVAILABLE) {
 			w->internal++;
 			usleep(20000);
 		} else {
@@ -533,10 +533,10 @@ static void test_concurrent_kill_and_recover(void **state)
 		internal += w[i].internal;
 		if (w[i].last_ok_ms > kill_ms + 100)
 			ok_after++;
-		/* A dead SAM shows as SAM_E_INTERNAL, nothing else. */
+		/* A dead SAM shows as SAM_E_UNAVAILABLE, nothing else. */
 		assert_int_equal(w[i].other, 0);
 	}
-	print_message("privsep: %d signatures, %d SAM_E_INTERNAL around the kill, "
+	print_message("privsep: %d signatures, %d SAM_E_UNAVAILABLE around the kill, "
 		      "%d/%d threads signed again after it\n",
 		      ok, internal, ok_after, NTHREADS);
 	assert_true(ok > NTHREADS);
