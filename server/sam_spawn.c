@@ -20,6 +20,7 @@
 #include "privsep.h"
 #include "sam_client.h"
 #include "sam_proto.h"
+#include "seccomp.h"
 
 #define MON_BACKOFF_MIN_MS 100
 #define MON_BACKOFF_MAX_MS 10000
@@ -249,6 +250,9 @@ static void sam_monitor(const server_config *cfg, const sam_spawn_opts *o, int c
 	(void)signal(SIGPIPE, SIG_IGN);
 	if (privsep_harden(true) != 0)
 		_exit(1);
+	/* The SAM processes it forks inherit this filter under their own. */
+	if (seccomp_install(SECCOMP_PROFILE_MONITOR, false) < 0)
+		log_warn("sam: no system call filter for the monitor: %s", strerror(errno));
 	memset(&m, 0, sizeof(m));
 	m.cfg = cfg;
 	m.o = o;

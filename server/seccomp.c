@@ -234,7 +234,8 @@ int seccomp_install(seccomp_profile prof, bool allow_inet)
 
 	if (!seccomp_on)
 		return 1;
-	if (prof != SECCOMP_PROFILE_HTTP && prof != SECCOMP_PROFILE_SAM) {
+	if (prof != SECCOMP_PROFILE_HTTP && prof != SECCOMP_PROFILE_SAM &&
+	    prof != SECCOMP_PROFILE_MONITOR) {
 		errno = EINVAL;
 		return -1;
 	}

@@ -12,6 +12,9 @@
  *          (i386 int 0x80, x32).
  *   HTTP:  also execve/execveat (it never forks or executes after the SAM
  *          monitor was started).
+ *   monitor: also execve/execveat (it forks SAM processes, never executes);
+ *          it stays root to start them as the SAM user, so the filter is
+ *          what keeps it from ptrace, module loading, mount and the rest.
  *   SAM:   also execve/execveat, fork/vfork, clone without CLONE_THREAD
  *          (threads are still allowed), clone3 (ENOSYS), and socket() of
  *          any family but AF_UNIX (AF_INET/AF_INET6 stay allowed when the
@@ -27,7 +30,7 @@
 
 #include <stdbool.h>
 
-typedef enum { SECCOMP_PROFILE_HTTP, SECCOMP_PROFILE_SAM } seccomp_profile;
+typedef enum { SECCOMP_PROFILE_HTTP, SECCOMP_PROFILE_SAM, SECCOMP_PROFILE_MONITOR } seccomp_profile;
 
 /* --no-seccomp: off for this process and the children it forks later
  * (the SAM monitor and SAM processes). Default: on. */

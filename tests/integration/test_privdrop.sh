@@ -101,6 +101,10 @@ check_proc() {
 }
 check_proc "$HTTP_PID" HTTP "$HUID" "$HGID"
 check_proc "$SAM_PID" SAM "$SUID" "$SGID"
+# the monitor stays root (it starts SAM processes as the SAM user) but is
+# filtered and cannot gain privileges
+assert_eq "$(status_field "$MON_PID" Seccomp)" 2 "monitor Seccomp (filter)"
+assert_eq "$(status_field "$MON_PID" NoNewPrivs)" 1 "monitor NoNewPrivs"
 # every thread of the HTTP process carries the filter (TSYNC)
 for t in /proc/"$HTTP_PID"/task/*; do
 	assert_eq "$(sed -n 's/^Seccomp:[[:space:]]*//p' "$t/status")" 2 "thread $t Seccomp"

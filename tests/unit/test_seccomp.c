@@ -311,6 +311,29 @@ static void test_http_filter(void **state)
 	in_child(SECCOMP_PROFILE_HTTP, false, http_body);
 }
 
+/* ---- the monitor filter: it forks SAM processes (execve is in the
+ * common checks) ---- */
+
+static void monitor_body(void)
+{
+	int status = 0;
+	pid_t p;
+
+	check_common_denied();
+	check_basics_allowed();
+	p = fork();
+	CHECK(p >= 0);
+	if (p == 0)
+		_exit(7);
+	CHECK(waitpid(p, &status, 0) == p && WIFEXITED(status) && WEXITSTATUS(status) == 7);
+}
+
+static void test_monitor_filter(void **state)
+{
+	(void)state;
+	in_child(SECCOMP_PROFILE_MONITOR, false, monitor_body);
+}
+
 /* ---- all threads, off switch, control ---- */
 
 static pthread_barrier_t barrier;
@@ -437,6 +460,7 @@ int main(void)
 	    cmocka_unit_test(test_sam_filter_inet),
 	    cmocka_unit_test(test_sam_filter_softhsm),
 	    cmocka_unit_test(test_http_filter),
+	    cmocka_unit_test(test_monitor_filter),
 	    cmocka_unit_test(test_filter_covers_running_threads),
 	    cmocka_unit_test(test_disabled),
 	    cmocka_unit_test(test_needs_no_new_privs),
