@@ -12,6 +12,7 @@
  * every signature with OpenSSL against a certificate; --log appends one line
  * per attempt: "<unix ms> <CK_RV hex> ok|fail|bad". */
 #include "bench_stats.h"
+#include "bench_verify.h"
 
 #include <dlfcn.h>
 #include <pthread.h>
@@ -22,12 +23,8 @@
 #include <unistd.h>
 
 #include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/rsa.h>
-#include <openssl/x509.h>
 #include <p11-kit/pkcs11.h>
 
-#include "ecdsa_sig.h"
 #include "secmem.h"
 
 #define MAX_THREADS 64
@@ -276,48 +273,10 @@ static int find_key(CK_FUNCTION_LIST_PTR f, CK_SESSION_HANDLE s, const opts *o,
 	return 0;
 }
 
-/* Verify a PKCS#11 signature of a SHA-256 digest with OpenSSL: ECDSA r||s
- * (converted to DER), RSA PKCS#1 v1.5 with SHA-256. */
+/* Verify a PKCS#11 signature of a SHA-256 digest with OpenSSL. */
 static bool sig_check(worker *w, const uint8_t *digest, const uint8_t *sig, CK_ULONG slen)
 {
-	uint8_t *der = NULL;
-	size_t dlen = 0;
-	bool ok = false;
-
-	if (EVP_PKEY_verify_init(w->vctx) != 1)
-		return false;
-	if (w->sh->o->rsa) {
-		if (EVP_PKEY_CTX_set_rsa_padding(w->vctx, RSA_PKCS1_PADDING) == 1 &&
-		    EVP_PKEY_CTX_set_signature_md(w->vctx, EVP_sha256()) == 1)
-			ok = EVP_PKEY_verify(w->vctx, sig, slen, digest, 32) == 1;
-		return ok;
-	}
-	if (ecdsa_raw_to_der(sig, slen, &der, &dlen) != 0)
-		return false;
-	ok = EVP_PKEY_verify(w->vctx, der, dlen, digest, 32) == 1;
-	free(der);
-	return ok;
-}
-
-/* The public key of --verify-cert: a certificate or a public key, PEM. */
-static EVP_PKEY *load_pub(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	X509 *x;
-	EVP_PKEY *k = NULL;
-
-	if (f == NULL)
-		return NULL;
-	x = PEM_read_X509(f, NULL, NULL, NULL);
-	if (x != NULL) {
-		k = X509_get_pubkey(x);
-		X509_free(x);
-	} else {
-		rewind(f);
-		k = PEM_read_PUBKEY(f, NULL, NULL, NULL);
-	}
-	fclose(f);
-	return k;
+	return bench_verify_sha256(w->vctx, w->sh->o->rsa, digest, sig, (size_t)slen);
 }
 
 static double wall_ms(void)
@@ -486,7 +445,7 @@ int main(int argc, char **argv)
 	memset(&sh, 0, sizeof(sh));
 	sh.o = &o;
 	pthread_mutex_init(&sh.log_lock, NULL);
-	if (o.verify_cert != NULL && (sh.pub = load_pub(o.verify_cert)) == NULL) {
+	if (o.verify_cert != NULL && (sh.pub = bench_verify_load(o.verify_cert)) == NULL) {
 		fprintf(stderr, "bench_p11sign: no certificate or public key in %s\n",
 			o.verify_cert);
 		return 1;

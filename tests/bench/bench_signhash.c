@@ -16,6 +16,7 @@
  * going through refused connections, server errors and refused SADs
  * (authorizing a fresh SAD when one is refused) and counts them. */
 #include "bench_stats.h"
+#include "bench_verify.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -27,12 +28,8 @@
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
 #include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/rsa.h>
-#include <openssl/x509.h>
 
 #include "b64.h"
-#include "ecdsa_sig.h"
 #include "secmem.h"
 
 #define MAX_CLIENTS 256
@@ -529,23 +526,13 @@ fail:
  * PKCS#1 v1.5 with SHA-256. true when it verifies. */
 static bool sig_verify(client *cl, const uint8_t *digest, const char *b64)
 {
-	uint8_t *sig = NULL, *der = NULL;
-	size_t slen = 0, dlen = 0;
-	bool ok = false;
+	uint8_t *sig = NULL;
+	size_t slen = 0;
+	bool ok;
 
 	if (b64_decode(b64, strlen(b64), SIG_B64_MAX, &sig, &slen) != 0)
 		return false;
-	if (EVP_PKEY_verify_init(cl->vctx) != 1)
-		goto out;
-	if (cl->sh->o->rsa && (EVP_PKEY_CTX_set_rsa_padding(cl->vctx, RSA_PKCS1_PADDING) != 1 ||
-			       EVP_PKEY_CTX_set_signature_md(cl->vctx, EVP_sha256()) != 1))
-		goto out;
-	ok = EVP_PKEY_verify(cl->vctx, sig, slen, digest, DIGEST_LEN) == 1;
-	if (!ok && !cl->sh->o->rsa && slen > 0 && sig[0] != 0x30 &&
-	    ecdsa_raw_to_der(sig, slen, &der, &dlen) == 0 && EVP_PKEY_verify_init(cl->vctx) == 1)
-		ok = EVP_PKEY_verify(cl->vctx, der, dlen, digest, DIGEST_LEN) == 1;
-out:
-	free(der);
+	ok = bench_verify_sha256(cl->vctx, cl->sh->o->rsa, digest, sig, slen);
 	free(sig);
 	return ok;
 }
@@ -725,27 +712,6 @@ static void *client_run(void *arg)
 	return NULL;
 }
 
-/* The public key of --verify-cert: a certificate or a public key, PEM. */
-static EVP_PKEY *load_pub(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	X509 *x;
-	EVP_PKEY *k = NULL;
-
-	if (f == NULL)
-		return NULL;
-	x = PEM_read_X509(f, NULL, NULL, NULL);
-	if (x != NULL) {
-		k = X509_get_pubkey(x);
-		X509_free(x);
-	} else {
-		rewind(f);
-		k = PEM_read_PUBKEY(f, NULL, NULL, NULL);
-	}
-	fclose(f);
-	return k;
-}
-
 int main(int argc, char **argv)
 {
 	opts o;
@@ -772,7 +738,7 @@ int main(int argc, char **argv)
 	sh->o = &o;
 	pthread_mutex_init(&sh->lock, NULL);
 	pthread_mutex_init(&sh->ack_lock, NULL);
-	if (o.verify_cert != NULL && (sh->pub = load_pub(o.verify_cert)) == NULL) {
+	if (o.verify_cert != NULL && (sh->pub = bench_verify_load(o.verify_cert)) == NULL) {
 		fprintf(stderr, "bench_signhash: no certificate or public key in %s\n",
 			o.verify_cert);
 		goto out;
