@@ -855,24 +855,23 @@ out:
 /* ---- sign ---- */
 
 /* Is the credential's certificate valid at 'now'? The validity period is
- * remembered by the certificate's digest: no X.509 parsing per signature. */
-static bool sam_cert_valid(sam *m, const store_credential *cr, time_t now)
+ * remembered by the credential's binding digest (which covers the
+ * certificate's SHA-256): no X.509 parsing, and no second hash of the
+ * certificate, per signature. */
+static bool sam_cert_valid(sam *m, const uint8_t binding[32], const store_credential *cr,
+			   time_t now)
 {
 	const unsigned char *p = cr->cert_der;
-	uint8_t d[32];
-	unsigned int dlen = 0;
+	const uint8_t *d = binding;
 	sam_cert_entry e;
 	X509 *x;
 	bool found = false, ok;
 
 	if (cr->cert_der == NULL || cr->cert_len == 0 || cr->cert_len > (1u << 20))
 		return false;
-	if (EVP_Digest(cr->cert_der, cr->cert_len, d, &dlen, EVP_sha256(), NULL) != 1 ||
-	    dlen != sizeof(d))
-		return false;
 	pthread_mutex_lock(&m->cert_mu);
 	for (unsigned i = 0; i < SAM_CERT_CACHE && !found; i++) {
-		if (m->certs[i].used && memcmp(m->certs[i].digest, d, sizeof(d)) == 0) {
+		if (m->certs[i].used && memcmp(m->certs[i].digest, d, 32) == 0) {
 			e = m->certs[i];
 			found = true;
 		}
@@ -891,7 +890,7 @@ static bool sam_cert_valid(sam *m, const store_credential *cr, time_t now)
 		if (!ok)
 			return false;
 		memset(&e, 0, sizeof(e));
-		memcpy(e.digest, d, sizeof(d));
+		memcpy(e.digest, d, 32);
 		e.not_before = timegm(&tb);
 		e.not_after = timegm(&ta);
 		e.used = true;
@@ -1007,7 +1006,7 @@ static sam_status sam_local_sign(sam *m, const sam_sign_req *req, sam_sign_res *
 	const char *why = NULL;
 	const sigalg_info *sa = NULL;
 	hash_alg h = HASH_NONE;
-	uint8_t sad_hash[32], *flat = NULL;
+	uint8_t sad_hash[32], binding[32], *flat = NULL;
 	time_t now;
 	sam_buf det = {0};
 	sam_status st;
@@ -1061,7 +1060,8 @@ static sam_status sam_local_sign(sam *m, const sam_sign_req *req, sam_sign_res *
 	}
 	/* The key and rules are those of the row the signer authorized: a row
 	 * edited since (another key id, say) does not sign. */
-	if (!sam_binding_same(&cr, sad.binding)) {
+	if (sam_factor_cred_binding(&cr, binding) != 0 ||
+	    !sec_equal(binding, sad.binding, sizeof(binding))) {
 		st = SAM_E_SAD;
 		why = "credential changed since the authorization";
 		goto out;
@@ -1076,7 +1076,7 @@ static sam_status sam_local_sign(sam *m, const sam_sign_req *req, sam_sign_res *
 		why = "digest length does not match the hash algorithm";
 		goto out;
 	}
-	if (!sam_cert_valid(m, &cr, now)) {
+	if (!sam_cert_valid(m, binding, &cr, now)) {
 		st = SAM_E_CERT;
 		why = "certificate missing or not valid now";
 		goto out;
