@@ -28,8 +28,9 @@ fi
 BUILD_PKGS="build-essential cmake pkg-config clang clang-format
 	libssl-dev libcurl4-openssl-dev libcjson-dev libmicrohttpd-dev
 	libsqlite3-dev libpq-dev libp11-kit-dev libcmocka-dev libqrencode-dev"
-# The HSM and the PKCS#11 tooling.
-HSM_PKGS="softhsm2 opensc p11-kit p11-kit-modules gnutls-bin libnss3-tools"
+# The HSM and the PKCS#11 tooling; adduser creates the service users below
+# (a minimal Debian image lacks it).
+HSM_PKGS="softhsm2 opensc p11-kit p11-kit-modules gnutls-bin libnss3-tools adduser"
 # Test peers: independent verifiers and real client applications.
 TEST_PKGS="openssl curl oathtool sqlite3 valgrind python3 python3-cryptography procps psmisc
 	util-linux xxd zip unzip poppler-utils default-jdk-headless osslsigncode
