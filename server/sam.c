@@ -1840,6 +1840,14 @@ int sam_record_policy(sam *m, const char *actor)
 	return store_meta_set(m->store, "policy", now) == STORE_OK ? 0 : -1;
 }
 
+/* The outcome of clearing the store's lock flag, after the HSM count. */
+static sam_status sam_unblocked(int store_rc)
+{
+	return store_rc == STORE_OK	    ? SAM_OK
+	       : store_rc == STORE_NOTFOUND ? SAM_E_NO_CREDENTIAL
+					    : SAM_E_INTERNAL;
+}
+
 sam_status sam_cred_unblock(sam *m, const char *credential_id)
 {
 	char name[SAM_LOCK_NAME_MAX];
@@ -1849,14 +1857,7 @@ sam_status sam_cred_unblock(sam *m, const char *credential_id)
 	sam_lock_name_cred(credential_id, name);
 	if (sam_lock_reset(m->locks, name) != 0)
 		return SAM_E_INTERNAL;
-	switch (store_cred_set_locked(m->store, credential_id, false)) {
-	case STORE_OK:
-		return SAM_OK;
-	case STORE_NOTFOUND:
-		return SAM_E_NO_CREDENTIAL;
-	default:
-		return SAM_E_INTERNAL;
-	}
+	return sam_unblocked(store_cred_set_locked(m->store, credential_id, false));
 }
 
 sam_status sam_user_unblock(sam *m, int64_t user_id)
@@ -1868,14 +1869,7 @@ sam_status sam_user_unblock(sam *m, int64_t user_id)
 	sam_lock_name_user(user_id, name);
 	if (sam_lock_reset(m->locks, name) != 0)
 		return SAM_E_INTERNAL;
-	switch (store_user_set_locked(m->store, user_id, false)) {
-	case STORE_OK:
-		return SAM_OK;
-	case STORE_NOTFOUND:
-		return SAM_E_NO_CREDENTIAL;
-	default:
-		return SAM_E_INTERNAL;
-	}
+	return sam_unblocked(store_user_set_locked(m->store, user_id, false));
 }
 
 int sam_tsa_respond(sam *m, const uint8_t *req, size_t reqlen, uint8_t **resp, size_t *resplen)
